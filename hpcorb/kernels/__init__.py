@@ -1,0 +1,1 @@
+"""Per-k / per-block physics: pure numpy, no MPI, no I/O."""

@@ -1,0 +1,183 @@
+"""The tight-binding model object shared by every k-space calculation.
+
+Conventions
+-----------
+* ``lattice`` (3, 3): rows are the lattice vectors a1, a2, a3 in Angstrom.
+  The first ``periodic`` of them are periodic (3 bulk, 2 film: then a3 is
+  the film normal, its length is irrelevant).
+* ``R`` (nR, 3) integer lattice translations (third entry 0 for films).
+* ``H`` (nR, N, N) complex, eV: ``H[r, a, b] = <a, 0 | H | b, R_r>``;
+  ``S`` the overlaps likewise (None for an orthogonal basis).
+* ``positions`` (N, 3): Cartesian centre of each basis function, Angstrom.
+* Bloch sums with atomic positions in the phase (PHYSICS.md section 5):
+  ``H_ab(k) = sum_R exp(i k.(R + tau_b - tau_a)) H_ab(R)``, k Cartesian in
+  1/Angstrom, so that dH/dk is the velocity ``i[H, r]`` (times hbar) of the
+  same atom-centred position operator that gives layer positions.
+* Basis metadata, one entry per basis state: ``atoms`` (atom index),
+  ``orbitals`` (real-harmonic label: s, px, py, pz, dxy, dyz, dzx, dx2-y2,
+  dz2, or 'x' for unknown), ``spins`` (0 up, 1 down, -1 spinless).
+  hpcorb's own models order states as ((atom * n_spin) + spin) * n_orb + orb.
+
+k-points are passed as fractional coordinates (units of the reciprocal
+lattice vectors), shape (nk, periodic); everything is batched over k.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class TBModel:
+    lattice: np.ndarray
+    R: np.ndarray
+    H: np.ndarray
+    positions: np.ndarray
+    periodic: int = 3
+    S: np.ndarray | None = None
+    atoms: np.ndarray | None = None
+    orbitals: list | None = None
+    spins: np.ndarray | None = None
+    name: str = "model"
+    electrons: float | None = None        # electrons per cell, when known
+    meta: dict = field(default_factory=dict)   # provenance and conventions (stored as attributes)
+
+    def __post_init__(self):
+        self.lattice = np.asarray(self.lattice, dtype=float)
+        self.R = np.asarray(self.R, dtype=int).reshape(-1, 3)
+        self.H = np.asarray(self.H, dtype=complex)
+        self.positions = np.asarray(self.positions, dtype=float).reshape(-1, 3)
+        n = self.H.shape[1]
+        if self.H.shape != (len(self.R), n, n):
+            raise ValueError(f"H has shape {self.H.shape}, expected ({len(self.R)}, N, N)")
+        if self.positions.shape != (n, 3):
+            raise ValueError(f"positions has shape {self.positions.shape}, expected ({n}, 3)")
+        if self.S is not None:
+            self.S = np.asarray(self.S, dtype=complex)
+        if self.atoms is None:
+            self.atoms = np.arange(n)
+        if self.orbitals is None:
+            self.orbitals = ["x"] * n
+        if self.spins is None:
+            self.spins = -np.ones(n, dtype=int)
+        self.atoms = np.asarray(self.atoms, dtype=int)
+        self.spins = np.asarray(self.spins, dtype=int)
+        self._flat = None
+
+    # ---- geometry ---------------------------------------------------------
+    @property
+    def norb(self) -> int:
+        return self.H.shape[1]
+
+    @property
+    def n_spin(self) -> int:
+        return 2 if np.any(self.spins >= 0) else 1
+
+    @property
+    def orthogonal(self) -> bool:
+        return self.S is None
+
+    @property
+    def reciprocal(self) -> np.ndarray:
+        """Rows b_i with a_i . b_j = 2 pi delta_ij (1/Angstrom)."""
+        return 2 * np.pi * np.linalg.inv(self.lattice).T
+
+    @property
+    def cell_volume(self) -> float:
+        """Volume (bulk, Angstrom^3) or area (film, Angstrom^2) of the cell."""
+        if self.periodic == 3:
+            return abs(np.linalg.det(self.lattice))
+        return float(np.linalg.norm(np.cross(self.lattice[0], self.lattice[1])))
+
+    def kcart(self, kfrac) -> np.ndarray:
+        kfrac = np.atleast_2d(np.asarray(kfrac, dtype=float))
+        return kfrac @ self.reciprocal[: kfrac.shape[1]]
+
+    # ---- Bloch sums -------------------------------------------------------
+    def _prepare(self):
+        if self._flat is None:
+            n = self.norb
+            self._flat = self.H.reshape(len(self.R), n * n)
+            self._flatS = None if self.S is None else self.S.reshape(len(self.R), n * n)
+            self._Rcart = self.R @ self.lattice               # (nR, 3)
+            self._dtau = self.positions[None, :, :] - self.positions[:, None, :]  # tau_b - tau_a
+        return self._flat
+
+    def _bloch(self, flat, kc, derivative=False):
+        n = self.norb
+        phase = np.exp(1j * kc @ self._Rcart.T)               # (nk, nR)
+        tau_phase = np.exp(-1j * kc @ self.positions.T)       # (nk, N): e^{-i k.tau_a}
+        Hk = (phase @ flat).reshape(-1, n, n)
+        Hk = tau_phase[:, :, None] * Hk * tau_phase.conj()[:, None, :]
+        if not derivative:
+            return Hk
+        dH = np.empty((kc.shape[0], 3, n, n), dtype=complex)
+        for c in range(3):
+            dR = ((phase * (1j * self._Rcart[:, c])) @ flat).reshape(-1, n, n)
+            dR = tau_phase[:, :, None] * dR * tau_phase.conj()[:, None, :]
+            dH[:, c] = dR + 1j * self._dtau[None, :, :, c] * Hk
+        return Hk, dH
+
+    def hk(self, kfrac) -> np.ndarray:
+        """H(k), shape (nk, N, N), eV."""
+        flat = self._prepare()
+        return self._bloch(flat, self.kcart(kfrac))
+
+    def sk(self, kfrac) -> np.ndarray | None:
+        """Overlap S(k) (nk, N, N), or None for an orthogonal basis."""
+        self._prepare()
+        if self._flatS is None:
+            return None
+        return self._bloch(self._flatS, self.kcart(kfrac))
+
+    def hk_dhk(self, kfrac):
+        """H(k) (nk, N, N) and dH/dk (nk, 3, N, N) in eV and eV Angstrom (Cartesian)."""
+        flat = self._prepare()
+        return self._bloch(flat, self.kcart(kfrac), derivative=True)
+
+    def dsk(self, kfrac):
+        """S(k) and dS/dk, or (None, None) for an orthogonal basis."""
+        self._prepare()
+        if self._flatS is None:
+            return None, None
+        return self._bloch(self._flatS, self.kcart(kfrac), derivative=True)
+
+    def eigh(self, kfrac, vectors=True):
+        """Eigenvalues (nk, N) and eigenvectors (nk, N, N) (columns; S-orthonormal if S)."""
+        from scipy.linalg import eigh as geigh
+        Hk = self.hk(kfrac)
+        Sk = self.sk(kfrac)
+        if Sk is None:
+            if vectors:
+                return np.linalg.eigh(Hk)
+            return np.linalg.eigvalsh(Hk), None
+        ws, vs = [], []
+        for h, s in zip(Hk, Sk):
+            if vectors:
+                w, v = geigh(h, s)
+                vs.append(v)
+            else:
+                w = geigh(h, s, eigvals_only=True)
+            ws.append(w)
+        return np.array(ws), (np.array(vs) if vectors else None)
+
+    def with_hoppings(self, H, S=None, **changes):
+        """A copy with other hopping (and overlap) matrices on the same R."""
+        kw = dict(lattice=self.lattice, R=self.R, H=H, positions=self.positions,
+                  periodic=self.periodic, S=S if S is not None else self.S, atoms=self.atoms,
+                  orbitals=self.orbitals, spins=self.spins, name=self.name,
+                  electrons=self.electrons, meta=dict(self.meta))
+        kw.update(changes)
+        return TBModel(**kw)
+
+    def check_hermitian(self, tol=1e-10) -> float:
+        """Largest |H(R) - H(-R)^dagger|; models must satisfy this."""
+        index = {tuple(r): i for i, r in enumerate(self.R)}
+        worst = 0.0
+        for i, r in enumerate(self.R):
+            j = index.get(tuple(-r))
+            if j is None:
+                return float("inf")
+            worst = max(worst, float(np.abs(self.H[i] - self.H[j].conj().T).max()))
+        return worst

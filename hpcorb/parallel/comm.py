@@ -1,0 +1,117 @@
+"""Communicators passed explicitly through hpcorb (GPAW style).
+
+``SerialComm`` has the same methods as ``MPIComm`` so that physics and
+calculation code never needs MPI: they receive a ``comm`` and call
+``comm.sum(array)``, ``comm.bcast(obj)`` and so on.  ``world()`` returns an
+``MPIComm`` when running under mpiexec/srun with mpi4py available, else a
+``SerialComm``.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+class SerialComm:
+    """One rank; every collective is the identity."""
+    rank = 0
+    size = 1
+    mpi = None
+
+    def barrier(self):
+        pass
+
+    def bcast(self, obj, root=0):
+        return obj
+
+    def gather(self, obj, root=0):
+        return [obj]
+
+    def allgather(self, obj):
+        return [obj]
+
+    def sum(self, array, root=None):
+        """Element-wise sum over ranks (to every rank, or only to ``root``)."""
+        return np.array(array, copy=True)
+
+    def max(self, value):
+        return value
+
+    def lor(self, flag: bool) -> bool:
+        return bool(flag)
+
+    def abort(self, code=1):
+        os._exit(code)
+
+    def split(self, color, key=0):
+        return self
+
+    @property
+    def is_root(self):
+        return self.rank == 0
+
+
+class MPIComm(SerialComm):
+    """Thin wrapper over an mpi4py communicator."""
+
+    def __init__(self, comm):
+        from mpi4py import MPI
+        self.mpi = MPI
+        self.comm = comm
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+
+    def barrier(self):
+        self.comm.Barrier()
+
+    def bcast(self, obj, root=0):
+        return self.comm.bcast(obj, root=root)
+
+    def gather(self, obj, root=0):
+        return self.comm.gather(obj, root=root)
+
+    def allgather(self, obj):
+        return self.comm.allgather(obj)
+
+    def sum(self, array, root=None):
+        a = np.ascontiguousarray(array)
+        out = np.empty_like(a)
+        if root is None:
+            self.comm.Allreduce(a, out, op=self.mpi.SUM)
+            return out
+        self.comm.Reduce(a, out if self.rank == root else None, op=self.mpi.SUM, root=root)
+        return out if self.rank == root else None
+
+    def max(self, value):
+        return self.comm.allreduce(value, op=self.mpi.MAX)
+
+    def lor(self, flag: bool) -> bool:
+        return bool(self.comm.allreduce(bool(flag), op=self.mpi.LOR))
+
+    def abort(self, code=1):
+        self.comm.Abort(code)
+
+    def split(self, color, key=0):
+        return MPIComm(self.comm.Split(color, key))
+
+
+_WORLD = None
+
+
+def launched_by_mpi() -> bool:
+    env = os.environ
+    return any(v in env for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK",
+                                  "MPI_LOCALNRANKS", "SLURM_STEP_ID"))
+
+
+def world():
+    """The world communicator (MPIComm under a launcher, else SerialComm)."""
+    global _WORLD
+    if _WORLD is None:
+        if launched_by_mpi():
+            from mpi4py import MPI
+            _WORLD = MPIComm(MPI.COMM_WORLD) if MPI.COMM_WORLD.Get_size() > 1 else SerialComm()
+        else:
+            _WORLD = SerialComm()
+    return _WORLD
