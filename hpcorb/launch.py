@@ -52,8 +52,12 @@ def mpi_command(n: int | None, argv: list[str]) -> list[str]:
 
 def run_child(cmd: list[str]) -> int:
     """Run a launcher; SIGTERM/SIGUSR1 to us become SIGUSR1 to it (Open MPI and
-    srun forward SIGUSR1 to every rank, where the engine checkpoints)."""
-    proc = subprocess.Popen(cmd)
+    srun forward SIGUSR1 to every rank, where the engine checkpoints).
+    One BLAS/OpenMP thread per rank unless the user set OMP_NUM_THREADS."""
+    env = dict(os.environ)
+    if "OMP_NUM_THREADS" not in env:
+        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, env=env)
 
     def forward(signum, frame):
         try:
@@ -75,12 +79,14 @@ def run_child(cmd: list[str]) -> int:
 def validate(path: str, *, build=True):
     """Everything that can be checked before starting ranks; raises InputError."""
     from .calculations import get_calculation
-    from .config import load_deck, require_writable_output
+    from .config import checkpoint_path, load_deck, require_writable_output
+    from .parallel.checkpoint import Checkpoint
     deck = load_deck(path)
     require_writable_output(deck)
     module = get_calculation(deck.type)
     if build and hasattr(module, "validate"):
         module.validate(deck)
+    Checkpoint(checkpoint_path(deck), deck.physics_hash()).verify()
     return deck, module
 
 
@@ -151,8 +157,6 @@ def run_deck(path: str) -> int:
         if msg:
             raise InputError(msg)
         out = deck["output"]["file"]
-        log = Logger(comm, path=os.path.splitext(out)[0] + ".log")
-        log(f"hpcorb {deck.type}: deck {deck.path} on {comm.size} rank{'s' if comm.size > 1 else ''}")
         ckpt = Checkpoint(checkpoint_path(deck), deck.physics_hash())
         msg = None
         if comm.rank == 0:
@@ -163,6 +167,8 @@ def run_deck(path: str) -> int:
         msg = comm.bcast(msg)
         if msg:
             raise InputError(msg)
+        log = Logger(comm, path=os.path.splitext(out)[0] + ".log")
+        log(f"hpcorb {deck.type}: deck {deck.path} on {comm.size} rank{'s' if comm.size > 1 else ''}")
         module = get_calculation(deck.type)
         stage = "run"
         results = module.run(deck, comm, log, ckpt)
@@ -341,7 +347,7 @@ def cmd_test(args) -> int:
     if not args or "--no-mpi" not in args:
         for n in (2, 3):
             print(f"== hpcorb tests: MPI, {n} ranks (tests marked mpi)", flush=True)
-            cmd = mpi_command(n, []) [:-3] + [_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            cmd = mpi_command(n, [])[:-3] + [_python(), "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider",
                                                 "-m", "mpi", tests]
             rc, c = _pytest(cmd, env)
             failed |= rc not in (0, 5)
