@@ -171,15 +171,17 @@ def _write_all(f, results, root_attrs, comm, collective, gathered=None):
                     d[e.start:e.start + len(e.local)] = e.local
             else:
                 d[...] = gathered[e.name]
-        elif e.data.ndim == 0 or not collective:
+            continue
+        data = e.data.astype(dtype) if dtype != e.data.dtype else e.data
+        if data.ndim == 0 or not collective:
             if not collective or comm.rank == 0:
-                d[...] = e.data.astype(dtype) if dtype != e.data.dtype else e.data
+                d[...] = data
         else:
             # each rank writes its share of the rows of a replicated array
-            n = e.data.shape[0]
+            n = data.shape[0]
             lo, hi = n * comm.rank // comm.size, n * (comm.rank + 1) // comm.size
             if hi > lo:
-                d[lo:hi] = e.data[lo:hi]
+                d[lo:hi] = data[lo:hi]
     for grp, attrs in results.group_attrs.items():
         sub = g.require_group(grp)
         for k, v in attrs.items():
