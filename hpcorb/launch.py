@@ -43,7 +43,7 @@ def in_slurm() -> bool:
 
 def mpi_command(n: int | None, argv: list[str]) -> list[str]:
     """How to start ``python -m hpcorb.launch ARGV`` on n ranks."""
-    py = [_python(), "-m", "hpcorb.launch", *argv]
+    py = [_python(), "-P", "-m", "hpcorb.launch", *argv]
     if in_slurm():
         return ["srun", *([f"--ntasks={n}"] if n else []), "--kill-on-bad-exit=1", *py]
     mpiexec = shutil.which("mpiexec") or "mpiexec"
@@ -340,14 +340,14 @@ def cmd_test(args) -> int:
     total = {}
     failed = False
     print("== hpcorb tests: serial", flush=True)
-    rc, c = _pytest([_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", tests, *args], env)
+    rc, c = _pytest([_python(), "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", tests, *args], env)
     failed |= rc not in (0, 5)
     for k, v in c.items():
         total[k] = total.get(k, 0) + v
     if not args or "--no-mpi" not in args:
         for n in (2, 3):
             print(f"== hpcorb tests: MPI, {n} ranks (tests marked mpi)", flush=True)
-            cmd = mpi_command(n, [])[:-3] + [_python(), "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider",
+            cmd = mpi_command(n, [])[:-4] + [_python(), "-P", "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider",
                                                 "-m", "mpi", tests]
             rc, c = _pytest(cmd, env)
             failed |= rc not in (0, 5)

@@ -36,7 +36,7 @@ def hpcorb_cli(args, cwd=None, env=None, timeout=300):
     e = dict(os.environ)
     e.pop("HPCORB_FAULT", None)
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "hpcorb.launch", *args], cwd=cwd or REPO,
+    return subprocess.run([sys.executable, "-P", "-m", "hpcorb.launch", *args], cwd=cwd or REPO,
                           env=e, capture_output=True, text=True, timeout=timeout)
 
 
