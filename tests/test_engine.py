@@ -139,3 +139,26 @@ def test_failure_on_one_rank_ends_all():
 
     with pytest.raises(RankFailure, match="bad k-point"):
         run_chunks(Plan(40, 4), kern, SUM_T, comm, sync_seconds=0.0)
+
+
+@pytest.mark.mpi
+def test_scalar_sums_keep_their_shape(tmp_path_factory):
+    """0-d results stay 0-d through the MPI reduction and a checkpoint restart."""
+    comm = world()
+    assert comm.sum(np.array(2.0)).shape == ()
+    folder = comm.bcast(str(tmp_path_factory.mktemp("ck")) if comm.rank == 0 else None)
+    ck = Checkpoint(folder + "/s.ckpt", "h")
+    calls = {"n": 0}
+
+    def failing(start, stop):
+        calls["n"] += 1
+        if calls["n"] > 2 and comm.rank == 0:
+            raise RuntimeError("stop")
+        return {"n": np.array(float(stop - start))}
+
+    with pytest.raises(RankFailure):
+        run_chunks(Plan(40, 2), failing, {"n": ((), float)}, comm, checkpoint=ck,
+                   checkpoint_interval=1e-9, sync_seconds=0.0)
+    out = run_chunks(Plan(40, 2), lambda a, b: {"n": np.array(float(b - a))}, {"n": ((), float)}, comm,
+                     checkpoint=ck, sync_seconds=0.0)
+    assert out["n"].shape == () and out["n"] == 40

@@ -75,13 +75,14 @@ class MPIComm(SerialComm):
         return self.comm.allgather(obj)
 
     def sum(self, array, root=None):
+        shape = np.shape(array)         # ascontiguousarray makes 0-d arrays 1-d
         a = np.ascontiguousarray(array)
         out = np.empty_like(a)
         if root is None:
             self.comm.Allreduce(a, out, op=self.mpi.SUM)
-            return out
+            return out.reshape(shape)
         self.comm.Reduce(a, out if self.rank == root else None, op=self.mpi.SUM, root=root)
-        return out if self.rank == root else None
+        return out.reshape(shape) if self.rank == root else None
 
     def max(self, value):
         return self.comm.allreduce(value, op=self.mpi.MAX)
