@@ -11,6 +11,8 @@ name, the line number and what was expected.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..errors import InputError
@@ -104,3 +106,249 @@ def write_hr(path: str, R, H, comment: str = "written by hpcorb"):
                     h = H[r, row, col]
                     f.write(f"{a:5d}{b:5d}{c:5d}{row + 1:5d}{col + 1:5d}"
                             f"{h.real:24.16e}{h.imag:24.16e}\n")
+
+
+# ---------------------------------------------------------------------------
+# centres.xyz, tb.dat, and writing any hpcorb model
+
+def read_centres(path: str):
+    """``seedname_centres.xyz``: (centres (n_wf, 3), atoms [(symbol, (3,))]) in Angstrom.
+
+    Layout: number of lines that follow the comment, a comment, then one line
+    per Wannier function ``X x y z`` followed by one line per atom
+    ``Symbol x y z`` (Wannier90 writes atoms when ``write_xyz = true``).
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        n = int(lines[0].split()[0])
+    except (ValueError, IndexError):
+        raise InputError(f"{path}:1: malformed centres.xyz: expected the number of entries") from None
+    body = lines[2:2 + n]
+    if len(body) != n:
+        raise InputError(f"{path}: malformed centres.xyz: expected {n} entries, found {len(body)}")
+    centres, atoms = [], []
+    for k, ln in enumerate(body, start=3):
+        parts = ln.split()
+        try:
+            xyz = np.array([float(x) for x in parts[1:4]])
+            assert len(xyz) == 3
+        except (ValueError, AssertionError):
+            raise InputError(f"{path}:{k}: malformed centres.xyz: expected 'SYMBOL x y z', found {ln.strip()!r}") from None
+        if parts[0] == "X":
+            if atoms:
+                raise InputError(f"{path}:{k}: Wannier centre 'X' after the atoms")
+            centres.append(xyz)
+        else:
+            atoms.append((parts[0], xyz))
+    return np.array(centres).reshape(-1, 3), atoms
+
+
+def write_centres(path: str, centres, atoms=None, comment: str = "Wannier centres, written by hpcorb"):
+    """Write ``centres.xyz``: the Wannier-function centres and (optional) atoms [(symbol, xyz)]."""
+    centres = np.asarray(centres, dtype=float).reshape(-1, 3)
+    atoms = atoms or []
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{len(centres) + len(atoms):6d}\n{comment}\n")
+        for c in centres:
+            f.write(f"X {c[0]:22.16f}{c[1]:22.16f}{c[2]:22.16f}\n")
+        for sym, c in atoms:
+            f.write(f"{sym:<2s}{c[0]:22.16f}{c[1]:22.16f}{c[2]:22.16f}\n")
+
+
+def read_tb(path: str):
+    """``seedname_tb.dat``: (lattice (3,3) rows Angstrom, R, H (degeneracies divided out),
+    r (nR, 3, N, N) position matrix elements <m0|r|nR> in Angstrom).
+
+    Layout (Wannier90 >= 2.1): comment; 3 lattice vectors; num_wann; nrpts;
+    degeneracies (15 per line); per R: a blank line, ``R1 R2 R3``, num_wann^2
+    lines ``m n ReH ImH``; then per R: blank, ``R1 R2 R3``, num_wann^2 lines
+    ``m n Re x Im x Re y Im y Re z Im z``.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+
+    def fail(lineno, what):
+        raise InputError(f"{path}:{lineno}: malformed Wannier90 _tb.dat: {what}")
+
+    try:
+        lattice = np.array([[float(x) for x in lines[i].split()[:3]] for i in (1, 2, 3)])
+        assert lattice.shape == (3, 3)
+    except (ValueError, AssertionError, IndexError):
+        fail(2, "expected 3 lattice vectors (Angstrom) on lines 2-4")
+    try:
+        nw = int(lines[4].split()[0])
+        nr = int(lines[5].split()[0])
+    except (ValueError, IndexError):
+        fail(5, "expected num_wann and nrpts")
+    deg, i = [], 6
+    while len(deg) < nr:
+        if i >= len(lines):
+            fail(i, "file ends inside the degeneracies")
+        try:
+            deg += [int(x) for x in lines[i].split()]
+        except ValueError:
+            fail(i + 1, f"expected integer degeneracies, found {lines[i]!r}")
+        i += 1
+    tokens = []     # (lineno, list of words) of the non-blank lines
+    for k in range(i, len(lines)):
+        w = lines[k].split()
+        if w:
+            tokens.append((k + 1, w))
+    need = nr * (1 + nw * nw)
+    if len(tokens) < 2 * need:
+        fail(len(lines), f"expected {2 * need} non-blank lines after the degeneracies, found {len(tokens)}")
+    R = np.zeros((nr, 3), dtype=int)
+    H = np.zeros((nr, nw, nw), dtype=complex)
+    r = np.zeros((nr, 3, nw, nw), dtype=complex)
+    pos = 0
+    for block in range(2):
+        for ir in range(nr):
+            ln, w = tokens[pos]
+            try:
+                Rv = [int(x) for x in w[:3]]
+                assert len(Rv) == 3
+            except (ValueError, AssertionError):
+                fail(ln, f"expected 'R1 R2 R3', found {' '.join(w)!r}")
+            if block == 0:
+                R[ir] = Rv
+            elif np.any(R[ir] != Rv):
+                fail(ln, "position block R differs from the Hamiltonian block")
+            pos += 1
+            try:
+                arr = np.array([[float(x) for x in tokens[pos + q][1][:4 if block == 0 else 8]]
+                                for q in range(nw * nw)])
+            except ValueError:
+                fail(tokens[pos][0], "non-numeric matrix element")
+            if arr.shape[1] != (4 if block == 0 else 8):
+                fail(tokens[pos][0], "too few columns")
+            m = arr[:, 0].astype(int) - 1
+            n = arr[:, 1].astype(int) - 1
+            if m.min() < 0 or n.min() < 0 or m.max() >= nw or n.max() >= nw:
+                fail(tokens[pos][0], f"orbital index outside 1..{nw}")
+            if block == 0:
+                H[ir, m, n] = arr[:, 2] + 1j * arr[:, 3]
+            else:
+                for c in range(3):
+                    r[ir, c, m, n] = arr[:, 2 + 2 * c] + 1j * arr[:, 3 + 2 * c]
+            pos += nw * nw
+    d = np.asarray(deg, dtype=float)
+    return lattice, R, H / d[:, None, None], r / d[:, None, None, None]
+
+
+def write_tb(path: str, lattice, R, H, positions, comment: str = "written by hpcorb"):
+    """Write ``_tb.dat`` (degeneracies 1); position matrix: diag(positions) at R = 0, else 0."""
+    R = np.asarray(R, dtype=int)
+    H = np.asarray(H, dtype=complex)
+    nR, n, _ = H.shape
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(comment.replace("\n", " ") + "\n")
+        for v in np.asarray(lattice, dtype=float):
+            f.write(f"{v[0]:22.16f}{v[1]:22.16f}{v[2]:22.16f}\n")
+        f.write(f"{n:12d}\n{nR:12d}\n")
+        for j in range(0, nR, 15):
+            f.write("    1" * len(range(j, min(j + 15, nR))) + "\n")
+        for r in range(nR):
+            f.write("\n" + "%5d%5d%5d\n" % tuple(R[r]))
+            for col in range(n):
+                for row in range(n):
+                    h = H[r, row, col]
+                    f.write(f"{row + 1:5d}{col + 1:5d}{h.real:24.16e}{h.imag:24.16e}\n")
+        pos = np.asarray(positions, dtype=float)
+        for r in range(nR):
+            f.write("\n" + "%5d%5d%5d\n" % tuple(R[r]))
+            at0 = np.all(R[r] == 0)
+            for col in range(n):
+                for row in range(n):
+                    x = pos[row] if (at0 and row == col) else np.zeros(3)
+                    f.write(f"{row + 1:5d}{col + 1:5d}" + "".join(f"{v:24.16e}{0.0:24.16e}" for v in x) + "\n")
+
+
+def orbital_specs(model) -> list:
+    """The ``[model] orbitals`` entries describing a model's basis ('ATOM:CHAR[:up|down]')."""
+    out = []
+    for a, o, s in zip(model.atoms, model.orbitals, model.spins):
+        out.append(f"{int(a)}:{o}" + ("" if s < 0 else (":up" if s == 0 else ":down")))
+    return out
+
+
+def spinor_order(model):
+    """Permutation putting a spinful model into Wannier90's spinor order (up, down per
+    function), or None when the states cannot be paired (then written as they are)."""
+    spins = np.asarray(model.spins)
+    if not np.all(spins >= 0):
+        return None
+    perm, used = [], set()
+    for i in np.flatnonzero(spins == 0):
+        partner = [j for j in np.flatnonzero(spins == 1)
+                   if j not in used and model.atoms[j] == model.atoms[i]
+                   and model.orbitals[j] == model.orbitals[i]
+                   and np.allclose(model.positions[j], model.positions[i])]
+        if not partner:
+            return None
+        used.add(partner[0])
+        perm += [int(i), int(partner[0])]
+    return np.array(perm) if len(perm) == len(spins) else None
+
+
+def write_model(model, seedname: str, comment: str | None = None, spinor_order_w90: bool = True,
+                mesh=None) -> dict:
+    """Write any orthogonal hpcorb model as ``seedname_hr.dat``, ``seedname_centres.xyz``,
+    ``seedname_tb.dat`` and a deck snippet ``seedname_model.toml`` ([model] keys that read it
+    back with the same basis metadata).  Returns the paths (and ``"order"``: the model's state
+    index of each written Wannier function).
+
+    Spinful models are written in Wannier90's spinor order (for each spin-up function, it
+    and its spin-down partner; hpcorb's own order is per atom all up, then all down), so
+    external codes read them as a Wannier90 spinor model and the deck snippet lists the
+    spin-up functions only; ``spinor_order_w90=False`` keeps the model's order (the
+    snippet then carries explicit ':up'/':down' suffixes).
+    Non-orthogonal models (NRL) have no finite R-space orthonormal form: with ``mesh``
+    (e.g. (14, 14, 14)) the Loewdin Hamiltonian on that k-mesh is Fourier transformed
+    (:func:`hpcorb.models.materials.orthogonalized_model`: exact on the mesh,
+    interpolated between); without it they are refused.
+    """
+    import json
+    if model.S is not None:
+        if mesh is None:
+            raise InputError(f"model {model.name!r} is non-orthogonal (NRL); Wannier90 files need an "
+                             "orthonormal basis: give a k-mesh to orthogonalize on (mesh=...)")
+        from ..models.materials import orthogonalized_model
+        model = orthogonalized_model(model, mesh)
+    comment = comment or f"written by hpcorb from model {model.name}"
+    paths = {"hr_file": seedname + "_hr.dat", "centres_file": seedname + "_centres.xyz",
+             "tb_file": seedname + "_tb.dat", "deck": seedname + "_model.toml"}
+    spin = bool(np.any(model.spins >= 0))
+    perm = spinor_order(model) if (spin and spinor_order_w90) else None
+    order = np.arange(model.norb) if perm is None else perm
+    H = model.H[:, order][:, :, order]
+    pos = model.positions[order]
+    write_hr(paths["hr_file"], model.R, H, comment)
+    nat = int(model.atoms.max()) + 1
+    atom_pos = [model.positions[np.flatnonzero(model.atoms == a)[0]] for a in range(nat)]
+    sym = str(model.meta.get("element", ""))[:2]
+    if not sym or not sym[0].isalpha() or sym == "X":
+        sym = "Xx"                       # "X" lines are Wannier centres in centres.xyz
+    write_centres(paths["centres_file"], pos, [(sym, p) for p in atom_pos], comment)
+    write_tb(paths["tb_file"], model.lattice, model.R, H, pos, comment)
+    if perm is not None:
+        specs = [f"{int(model.atoms[i])}:{model.orbitals[i]}" for i in order[::2]]
+    else:
+        specs = [orbital_specs(model)[i] for i in order]
+    with open(paths["deck"], "w", encoding="utf-8") as f:
+        f.write(f"# [model] table reading back {os.path.basename(paths['hr_file'])} (hpcorb)\n[model]\n")
+        f.write(f'hr_file = "{os.path.basename(paths["hr_file"])}"\n')
+        f.write(f'centres_file = "{os.path.basename(paths["centres_file"])}"\n')
+        f.write("lattice = " + json.dumps(np.asarray(model.lattice).tolist()) + "\n")
+        f.write(f"spin = {'true' if spin else 'false'}\n")
+        if model.electrons is not None:
+            f.write(f"electrons = {float(model.electrons)!r}\n")
+        f.write("orbitals = " + json.dumps(specs) + "\n")
+    paths["order"] = order
+    return paths

@@ -1,8 +1,10 @@
 """Build the TBModel a deck's ``[model]`` table describes.
 
-Sources (exactly one): ``hr_file`` (Wannier90), ``builtin`` (toy models),
-``material`` (bundled parameter sets; bulk, or a film with ``surface`` and
-``layers``).  Errors name the deck key.
+Sources (exactly one): ``hr_file`` or ``tb_file`` (Wannier90; with
+``centres_file`` and ``orbitals`` for positions and orbital/spin characters),
+``builtin`` (toy models), ``material`` (bundled parameter sets, see
+docs/materials.md; bulk, or a film with ``surface`` and ``layers``).  Errors
+name the deck key.
 """
 from __future__ import annotations
 
@@ -19,48 +21,148 @@ def build_model(m: dict, periodic: int | None = None) -> TBModel:
     sources = [k for k in ("hr_file", "builtin", "material", "tb_file") if m.get(k)]
     if m.get("hr_file") and m.get("tb_file"):
         raise DeckError("model.tb_file", m["tb_file"], "give either hr_file or tb_file, not both")
-    if len(set(sources) - {"tb_file"} if "hr_file" in sources else set(sources)) != 1:
+    if len(sources) != 1:
         raise DeckError("model", "{" + ", ".join(sources) + "}",
                         "give exactly one Hamiltonian source: hr_file (or tb_file), builtin or material")
+    if not m.get("material"):
+        for k in ("surface", "layers", "lattice_constant"):
+            if m.get(k) is not None:
+                raise DeckError(f"model.{k}", m[k], "only for material models ([model] material)")
+    if not (m.get("hr_file") or m.get("tb_file")):
+        for k in ("centres_file", "orbitals", "lattice"):
+            if m.get(k) is not None:
+                raise DeckError(f"model.{k}", m[k], "only for Wannier90 models (hr_file or tb_file)")
     if m.get("builtin"):
         from .toys import build_builtin
         model = build_builtin(m["builtin"], m.get("params"))
-    elif m.get("hr_file"):
+    elif m.get("hr_file") or m.get("tb_file"):
         model = _wannier90(m, periodic)
     elif m.get("material"):
         from . import materials   # provided by the materials layer
         model = materials.build_material_model(m)
-    else:
-        raise DeckError("model.tb_file", m["tb_file"], "reading _tb.dat is not supported yet; use hr_file")
+        if periodic is not None and periodic != model.periodic:
+            what = "a film (2 mesh sizes)" if model.periodic == 2 else "a bulk crystal (3 mesh sizes)"
+            raise DeckError("kmesh.size", f"{periodic} entries", f"the model is {what}")
     if m.get("electrons") is not None:
         model.electrons = m["electrons"]
     return model
 
 
 def _wannier90(m, periodic):
-    from ..io.wannier90 import read_hr
-    path = m["hr_file"]
-    if not os.path.isfile(path):
-        raise DeckError("model.hr_file", path, "no such file")
-    R, H = read_hr(path)
+    """Wannier90 model: ``hr_file`` (+ ``lattice``, ``centres_file``) or ``tb_file``.
+
+    Positions: from ``tb_file`` (diagonal of the position matrix at R = 0),
+    else the Wannier centres of ``centres_file``; when ``orbitals`` names atoms
+    and the centres file lists atoms, each function sits on its atom
+    (atom-centred positions, PHYSICS.md section 5).  Without either, all at 0.
+    ``orbitals``: per Wannier function 'ATOM:CHARACTER' (spin = true: the
+    spin-up functions only, the file holding 2x as many in Wannier90's spinor
+    order up, down per projection), or 'ATOM:CHARACTER:up|down' for every
+    function (any order).
+    """
+    from ..io.wannier90 import read_centres, read_hr, read_tb
+    positions = None
+    if m.get("tb_file"):
+        path = m["tb_file"]
+        if not os.path.isfile(path):
+            raise DeckError("model.tb_file", path, "no such file")
+        lattice, R, H, r = read_tb(path)
+        r0 = np.flatnonzero(np.all(R == 0, axis=1))
+        if len(r0):
+            positions = np.real(np.einsum("cii->ic", r[r0[0]]))
+        if m.get("lattice") is not None:
+            raise DeckError("model.lattice", m["lattice"], "tb_file carries the lattice; remove lattice")
+    else:
+        path = m["hr_file"]
+        if not os.path.isfile(path):
+            raise DeckError("model.hr_file", path, "no such file")
+        R, H = read_hr(path)
+        lattice = np.eye(3)
+        if m.get("lattice") is not None:
+            lat = m["lattice"]
+            try:
+                lattice = np.array(lat, dtype=float)
+                assert lattice.shape == (3, 3) and abs(np.linalg.det(lattice)) > 1e-8
+            except (ValueError, TypeError, AssertionError):
+                raise DeckError("model.lattice", lat, "expected 3 linearly independent vectors "
+                                "[[a1x,a1y,a1z],[a2x,...],[a3x,...]] in Angstrom") from None
     n = H.shape[1]
-    lattice = np.eye(3)
-    if m.get("lattice") is not None:
-        lat = m["lattice"]
-        try:
-            lattice = np.array(lat, dtype=float)
-            assert lattice.shape == (3, 3) and abs(np.linalg.det(lattice)) > 1e-8
-        except (ValueError, TypeError, AssertionError):
-            raise DeckError("model.lattice", lat, "expected 3 linearly independent vectors "
-                            "[[a1x,a1y,a1z],[a2x,...],[a3x,...]] in Angstrom") from None
+    spin = bool(m.get("spin", False))
+    atoms = orbitals = spins = None
+    if m.get("orbitals") is not None:
+        atoms, orbitals, spins = _parse_orbitals(m["orbitals"], n, spin, path)
+    elif spin:
+        raise DeckError("model.spin", True, "a spinful Wannier90 model needs [model] orbitals "
+                        "(the character of each Wannier function), or set spin = false")
+    if m.get("centres_file"):
+        cpath = m["centres_file"]
+        if not os.path.isfile(cpath):
+            raise DeckError("model.centres_file", cpath, "no such file")
+        centres, atom_list = read_centres(cpath)
+        if len(centres) != n:
+            raise DeckError("model.centres_file", cpath,
+                            f"has {len(centres)} Wannier centres but {os.path.basename(path)} has {n} functions")
+        positions = centres
+        if atoms is not None and atom_list and atoms.max() < len(atom_list):
+            positions = np.array([atom_list[a][1] for a in atoms])
+    if positions is None:
+        positions = np.zeros((n, 3))
     dim = 3 if periodic is None else periodic
     if dim == 2 and np.any(R[:, 2] != 0):
         raise DeckError("kmesh.size", "2 entries", f"{path} has hoppings along a3 (R3 != 0): "
                         "it is a bulk model; give 3 mesh sizes")
-    model = TBModel(lattice=lattice, R=R, H=H, positions=np.zeros((n, 3)), periodic=dim,
+    model = TBModel(lattice=lattice, R=R, H=H, positions=positions, periodic=dim,
+                    atoms=atoms, orbitals=orbitals, spins=spins,
                     name=os.path.basename(path), meta={"source": "wannier90", "hr_file": path})
+    if spin:
+        model.meta["soc"] = "as contained in the Wannier90 Hamiltonian (soc_scale does not apply)"
     herm = model.check_hermitian()
     if herm > 1e-6 * max(1.0, float(np.abs(H).max())):
         raise InputError(f"{path}: H(R) is not Hermitian (|H(R) - H(-R)^+| up to {herm:.3g} eV, "
                          "or a -R block is missing)")
     return model
+
+
+def _parse_orbitals(specs, n, spin, path):
+    from .orbitals import ORBITALS
+    key = "model.orbitals"
+    parsed = []
+    for s in specs:
+        parts = s.split(":")
+        if len(parts) not in (2, 3) or not parts[0].strip().isdigit():
+            raise DeckError(key, s, "expected 'ATOM:CHARACTER' or 'ATOM:CHARACTER:up|down', e.g. '0:dxy'")
+        ch = parts[1].strip()
+        if ch not in ORBITALS and ch != "x":
+            raise DeckError(key, s, "character one of " + ", ".join(ORBITALS) + ", x")
+        sp = None
+        if len(parts) == 3:
+            sp = {"up": 0, "u": 0, "down": 1, "dn": 1, "d": 1}.get(parts[2].strip().lower())
+            if sp is None:
+                raise DeckError(key, s, "spin suffix 'up' or 'down'")
+        parsed.append((int(parts[0]), ch, sp))
+    explicit = [p[2] is not None for p in parsed]
+    if any(explicit) and not all(explicit):
+        raise DeckError(key, specs, "give a spin suffix on every entry or on none")
+    if all(explicit):
+        if not spin:
+            raise DeckError(key, specs, "spin suffixes need spin = true")
+        if len(parsed) != n:
+            raise DeckError(key, f"{len(parsed)} entries",
+                            f"{os.path.basename(path)} has {n} Wannier functions; give one entry per function")
+        atoms = np.array([p[0] for p in parsed])
+        return atoms, [p[1] for p in parsed], np.array([p[2] for p in parsed])
+    want = 2 * len(parsed) if spin else len(parsed)
+    if want != n:
+        how = (f"{len(parsed)} spin-up entries x 2 = {want}" if spin else f"{len(parsed)} entries")
+        raise DeckError(key, f"{len(parsed)} entries",
+                        f"{os.path.basename(path)} has {n} Wannier functions but orbitals describe {how}"
+                        + ("" if spin else " (spinful file? set spin = true)"))
+    if not spin:
+        return np.array([p[0] for p in parsed]), [p[1] for p in parsed], None
+    atoms, orbs, spins = [], [], []
+    for a, ch, _ in parsed:          # Wannier90 spinor order: up, down per projection
+        for sp in (0, 1):
+            atoms.append(a)
+            orbs.append(ch)
+            spins.append(sp)
+    return np.array(atoms), orbs, np.array(spins)
