@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import DeckError
 from .tbmodel import TBModel
+from .toy_bcc_p import ENTRY as BCC_P
 
 
 def cubic(p):
@@ -36,6 +37,7 @@ def square(p):
 BUILTINS = {
     "cubic": (cubic, {"a": 1.0, "t": 1.0, "eps": 0.0}, "1 s orbital, simple cubic, nearest-neighbour t (eV), a (Angstrom)"),
     "square": (square, {"a": 1.0, "t": 1.0, "eps": 0.0}, "1 s orbital, square lattice film, nearest-neighbour t (eV)"),
+    "bcc_p": BCC_P,   # paper 000 supplement (toy_bcc_p.py)
 }
 
 
