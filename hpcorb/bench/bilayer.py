@@ -12,13 +12,12 @@ printed from the same run.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 from ..kernels import driftdiffusion as dd
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
+from .timing import median_time
 
 PARAMS = dict(d_N=5.0, d_F=5.0, lambda_s_N=3.0, lambda_o_N=5.0, lambda_o_F=5.0, lambda_sf=3.0,
               lambda_phi=1.0, lambda_J=0.5, sigma_s_N=1e6, sigma_o_N=1e6, sigma_s_F=1e6, sigma_o_F=1e6,
@@ -32,14 +31,6 @@ def _points(n):
     p["lambda_o_F"] = np.linspace(1.0, 20.0, n)[::-1].copy()
     return p
 
-
-def _median_time(fn, repeat):
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main(argv, comm) -> int:
@@ -59,8 +50,8 @@ def main(argv, comm) -> int:
         # same numbers both ways (on the loop's points)
         chk = np.max(np.abs(dd.torque(pl, a.boundary) - dd.torque_loop(pl, a.boundary))
                      / np.abs(dd.torque(pl, a.boundary)))
-        tb = _median_time(lambda: dd.torque(pb, a.boundary), a.repeat)
-        tl = _median_time(lambda: dd.torque_loop(pl, a.boundary), a.repeat)
+        tb = median_time(lambda: dd.torque(pb, a.boundary), a.repeat)
+        tl = median_time(lambda: dd.torque_loop(pl, a.boundary), a.repeat)
         out = {"batched": a.points / tb, "loop": a.loop_points / tl, "check": chk}
     # engine sweep on all ranks
     pe = _points(a.points)
@@ -73,7 +64,7 @@ def main(argv, comm) -> int:
         return run_chunks(Plan(n, default_chunk_size(n, 0.01)), kernel, {"torque": ((), complex)}, comm,
                           mode="stack", label="points")
     comm.barrier()
-    te = _median_time(sweep, a.repeat)
+    te = median_time(sweep, a.repeat)
     if rank0:
         print(f"bench bilayer: boundary = {a.boundary}, median of {a.repeat} timings")
         print(f"  batched solver        {out['batched']:14.4g} points/s  ({a.points} points in one call)")

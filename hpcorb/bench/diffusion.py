@@ -15,18 +15,10 @@ uncontended cost, assuming each rank has a core of its own).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from .timing import median_time
 
-
-def _median_time(fn, repeats):
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
 
 
 def main(argv, comm) -> int:
@@ -60,8 +52,8 @@ def main(argv, comm) -> int:
     diffusion_kernel(H, dH, sigma, L, eps, 0.1)          # warm-up
     t_eig, t_ker = [], []
     for _ in range(a.repeats):                           # interleaved
-        t_eig.append(_median_time(lambda: np.linalg.eigh(H), 1))
-        t_ker.append(_median_time(lambda: diffusion_kernel(H, dH, sigma, L, eps, 0.1), 1))
+        t_eig.append(median_time(lambda: np.linalg.eigh(H), 1))
+        t_ker.append(median_time(lambda: diffusion_kernel(H, dH, sigma, L, eps, 0.1), 1))
     te, tk = float(np.median(t_eig)) / nk, float(np.median(t_ker)) / nk
     te_min, tk_min = min(t_eig) / nk, min(t_ker) / nk
     print(f"diffusion kernel: {N} bands, {a.energies} energies, batch {nk} k, {a.repeats} interleaved repeats")
@@ -81,7 +73,7 @@ def main(argv, comm) -> int:
             model = build_model(m, periodic=3)
             kf = rng.random((nk, 3))
             lowdin.hk_dhk(model, kf)
-            t_h = min(_median_time(lambda: lowdin.hk_dhk(model, kf), 1) for _ in range(a.repeats)) / nk
+            t_h = min(median_time(lambda: lowdin.hk_dhk(model, kf), 1) for _ in range(a.repeats)) / nk
             print(f"  H(k), dH/dk of NRL {a.material} ({model.norb} bands, {len(model.R)} R, Loewdin): "
                   f"{t_h * 1e6:9.1f} us per k")
         except Exception as e:   # materials layer missing or different

@@ -13,21 +13,13 @@ ratio build / diagonalization (it should be a small fraction).
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
+from .timing import median_time
 
 N_K = 10_000
 
-
-def _time(fn, repeat):
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
 
 
 def main(argv, comm) -> int:
@@ -69,9 +61,9 @@ def main(argv, comm) -> int:
             np.linalg.eigvalsh(H)
 
     scale = N_K / args.sample
-    t_build = _time(build, args.repeat) * scale
-    t_vec = _time(diag_vectors, args.repeat) * scale
-    t_val = _time(diag_values, args.repeat) * scale
+    t_build = median_time(build, args.repeat) * scale
+    t_vec = median_time(diag_vectors, args.repeat) * scale
+    t_val = median_time(diag_values, args.repeat) * scale
     print(f"hamiltonian benchmark: W(110) film, {args.layers} layers, spinful, {args.parametrization}: "
           f"{n} orbitals, {len(model.R)} R vectors, model built in {t_model:.2f} s")
     print(f"  measured on {args.sample} k (batches of {args.batch}), median of {args.repeat}, scaled to {N_K} k:")
