@@ -332,23 +332,32 @@ def _pytest(cmd, env) -> tuple[int, dict]:
 
 
 def cmd_test(args) -> int:
-    """Serial pytest, then the tests marked ``mpi`` under 2 and 3 ranks."""
+    """Serial pytest, then the tests marked ``mpi`` under 2 and 3 ranks.
+
+    ``./run test [FILES or -k EXPR ...]``: positional arguments select test
+    files (default: all of tests/); options are passed to pytest;
+    ``--no-mpi`` skips the MPI runs.
+    """
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     env.setdefault("MPLBACKEND", "Agg")
-    tests = os.path.join(here, "tests")
+    with_mpi = "--no-mpi" not in args
+    args = [a for a in args if a != "--no-mpi"]
+    files = [a for a in args if not a.startswith("-") and os.path.exists(a)]
+    options = [a for a in args if a not in files]
+    selection = [os.path.abspath(f) for f in files] or [os.path.join(here, "tests")]
+    base = ["-P", "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider"]
     total = {}
     failed = False
     print("== hpcorb tests: serial", flush=True)
-    rc, c = _pytest([_python(), "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", tests, *args], env)
+    rc, c = _pytest([_python(), *base, *selection, *options], env)
     failed |= rc not in (0, 5)
     for k, v in c.items():
         total[k] = total.get(k, 0) + v
-    if not args or "--no-mpi" not in args:
+    if with_mpi:
         for n in (2, 3):
             print(f"== hpcorb tests: MPI, {n} ranks (tests marked mpi)", flush=True)
-            cmd = mpi_command(n, [])[:-4] + [_python(), "-P", "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider",
-                                                "-m", "mpi", tests]
+            cmd = mpi_command(n, [])[:-4] + [_python(), *base, "-m", "mpi", *selection, *options]
             rc, c = _pytest(cmd, env)
             failed |= rc not in (0, 5)
             for k, v in c.items():

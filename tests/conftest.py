@@ -4,6 +4,8 @@ import subprocess
 import sys
 
 os.environ.setdefault("H5PY_ALWAYS_USE_MPI", "1")
+for _k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_k, "1")      # before numpy loads: small matrices, many ranks
 os.environ.setdefault("MPLBACKEND", "Agg")
 for k, v in {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
              "OMPI_MCA_rmaps_base_oversubscribe": "1",
