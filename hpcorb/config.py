@@ -356,7 +356,6 @@ def parse_toml(text: str, path: str) -> dict:
 
 def load_deck(path: str) -> Deck:
     """Read, parse and validate a deck; raise InputError/DeckError if bad."""
-    from .calculations import get_calculation
     if not os.path.isfile(path):
         raise InputError(f"deck {path!r}: no such file")
     with open(path, encoding="utf-8") as f:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from hpcorb.config import MODEL, validate_table
-from hpcorb.errors import DeckError, InputError
+from hpcorb.errors import DeckError
 from hpcorb.models import geometry, lowdin
 from hpcorb.models.build import build_model
 from hpcorb.models.materials import (RY, available, crystal_model, eigenvalues, fermi_from_eigenvalues,

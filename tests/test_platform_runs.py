@@ -1,13 +1,12 @@
 """End-to-end runs through the launcher: provenance, show/plot, rank
 independence (1, 2, 3 ranks), SIGKILL at three points + resume, SIGTERM ->
 checkpoint + exit code 75, foreign/truncated checkpoints refused."""
-import os
 
 import h5py
 import numpy as np
 import pytest
 
-from helpers import copy_model, write_deck
+from helpers import write_deck
 
 
 def cubic_tables(out, size=(30, 30, 30), chunk=500, **output):

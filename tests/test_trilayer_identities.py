@@ -181,7 +181,6 @@ def test_streamed_blocks_equal_dense_rho():
     lat = lattice("t2g_disorder_average_bond")
     E, U = np.linalg.eigh(lat.hamiltonian().toarray())
     rho = (U * rs.fermi(E, 0.05)) @ U.conj().T
-    ref = rs.Blocks.from_rho(rho, lat.nx, lat.ny, lat.norb)
     for c0, c1 in ((0, lat.nx), (0, 2), (2, 5), (5, 6)):
         ref_part = rs.Blocks.from_rho(rho, lat.nx, lat.ny, lat.norb, c0, c1)
         acc = rs.Blocks(lat.norb, c0, c1, lat.ny)

@@ -1,5 +1,4 @@
 """Wannier90 I/O: round trips of hpcorb models, centres, tb.dat, orbital characters."""
-import os
 import tomllib
 
 import numpy as np

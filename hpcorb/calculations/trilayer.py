@@ -195,8 +195,6 @@ def check_deck(deck):
         if name == "mu_scan" and a["mu"] is None:
             raise DeckError("trilayer.mu_scan.mu", "(missing)", "a list or {start, stop, num}")
         _check_items(p, nx, f"trilayer.{name}")
-    if any(p[n] is not None for n in ("rkky", "angles", "mu_scan")) and p["temperature"] == 0:
-        pass  # T = 0 free energies are supported on ky/dense: F = sum of E_n < 0
 
 
 def _check_items(p, nx, key):

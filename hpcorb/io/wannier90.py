@@ -16,18 +16,12 @@ import os
 import numpy as np
 
 from ..errors import InputError
+from .textfile import read_lines
 
 
 def read_hr(path: str):
     """Return (R [nR, 3] int, H [nR, N, N] complex eV with degeneracies divided out)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror})") from None
-
-    def fail(lineno, what):
-        raise InputError(f"{path}:{lineno}: malformed Wannier90 _hr.dat: {what}")
+    lines, fail = read_lines(path, "Wannier90 _hr.dat")
 
     if len(lines) < 4:
         fail(len(lines), "file too short (expected comment, num_wann, nrpts, degeneracies, data)")
@@ -168,14 +162,7 @@ def read_tb(path: str):
     lines ``m n ReH ImH``; then per R: blank, ``R1 R2 R3``, num_wann^2 lines
     ``m n Re x Im x Re y Im y Re z Im z``.
     """
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror})") from None
-
-    def fail(lineno, what):
-        raise InputError(f"{path}:{lineno}: malformed Wannier90 _tb.dat: {what}")
+    lines, fail = read_lines(path, "Wannier90 _tb.dat")
 
     try:
         lattice = np.array([[float(x) for x in lines[i].split()[:3]] for i in (1, 2, 3)])

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..io.textfile import read_lines
 
 ONSITE_KEYS = ("s", "p", "t2g", "eg")
 SAME_TYPE = np.array([1, 0, 1, 1, 0, 0, 0, 1, 1, 1], dtype=float)   # ss, pp, dd bonds (new style)
@@ -102,14 +102,7 @@ def _floats(line):
 
 def read_nrl(path: str) -> NRLParameters:
     """Read a native NRL tight-binding parameter file (single element)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise InputError(f"{path}: cannot read NRL parameter file ({e.strerror})") from None
-
-    def fail(lineno, what):
-        raise InputError(f"{path}:{lineno}: malformed NRL parameter file: {what}")
+    lines, fail = read_lines(path, "NRL parameter file")
 
     if len(lines) < 8:
         fail(len(lines), "file too short")
