@@ -278,7 +278,7 @@ def _pretty(lab):
 
 
 def plot(h5, stem):
-    from ..plot import plt
+    from ..plot import plt, save_figure
     g = h5["bands"]
     a = g.attrs
     x, e = g["distance"][...], g["energies"][...]
@@ -307,7 +307,4 @@ def plot(h5, stem):
     axd.axhline(0.0, color="k", ls="--", lw=0.7)
     axd.set_xlabel("DOS (1/eV/cell)")
     axd.set_xlim(left=0)
-    path = stem + "_bands.png"
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, stem, "_bands.png", dpi=130)]

@@ -574,7 +574,7 @@ def summary(h5) -> str:
 
 
 def plot(h5, stem):
-    from ..plot import plt
+    from ..plot import plt, save_figure
     g = h5["bilayer"]
     files = []
     z = g["z"][...]
@@ -591,10 +591,7 @@ def plot(h5, stem):
     for a in ax[1]:
         a.set_xlabel("z (nm)")
     fig.suptitle("profiles (paper 001 Fig. 2 style): N at z < 0, F at z > 0")
-    out = stem + "_profiles.png"
-    fig.savefig(out)
-    plt.close(fig)
-    files.append(out)
+    files.append(save_figure(fig, stem, "_profiles.png"))
     if "sweep" in g:
         s = g["sweep"]
         n1, n2 = _s(s.attrs["parameter"]), _s(s.attrs["parameter2"])
@@ -617,10 +614,7 @@ def plot(h5, stem):
             if logx:
                 a.set_xscale("log")
         fig.suptitle("torque vs " + n1 + " (paper 001 Fig. 3 style)")
-        out = stem + "_sweep.png"
-        fig.savefig(out)
-        plt.close(fig)
-        files.append(out)
+        files.append(save_figure(fig, stem, "_sweep.png"))
         if "G_mix" in s and t.ndim == 1:
             fig, ax = plt.subplots(1, 2, figsize=(9, 3.6))
             for a, key, paper, lab in ((ax[0], "G_mix", "G_mix_eq19", r"$G_{\uparrow\downarrow}$"),
@@ -636,10 +630,7 @@ def plot(h5, stem):
                 if logx:
                     a.set_xscale("log")
             fig.suptitle("mixing conductances vs " + n1 + " (paper 001 Fig. 4 style)")
-            out = stem + "_mixing.png"
-            fig.savefig(out)
-            plt.close(fig)
-            files.append(out)
+            files.append(save_figure(fig, stem, "_mixing.png"))
     if "fit" in g:
         f = g["fit"]
         fig, ax = plt.subplots(figsize=(5, 3.6))
@@ -649,8 +640,5 @@ def plot(h5, stem):
         ax.set_xlabel(f"{_s(f.attrs['thickness'])} (nm)")
         ax.set_ylabel(f"{_s(f.attrs['component'])}-like torque (A/m$^2$)")
         ax.legend(fontsize=8)
-        out = stem + "_fit.png"
-        fig.savefig(out)
-        plt.close(fig)
-        files.append(out)
+        files.append(save_figure(fig, stem, "_fit.png"))
     return files

@@ -367,7 +367,7 @@ def _pos(y):
 
 
 def plot(h5, stem) -> list:
-    from ..plot import plt
+    from ..plot import plt, save_figure
     g = h5["diffusion"]
     E = g["energies"][...]
     S = g["soc_scale"][...]
@@ -393,10 +393,7 @@ def plot(h5, stem) -> list:
         a_.set_title(t)
         a_.legend(fontsize=6)
     fig.tight_layout()
-    p = stem + "_diffusivity.png"
-    fig.savefig(p)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(save_figure(fig, stem, "_diffusivity.png"))
 
     # Fig. 3: spin-to-orbit / orbit-to-spin diffusivities, polarization vs SOC
     ie = int(np.argmin(np.abs(E)))
@@ -414,10 +411,7 @@ def plot(h5, stem) -> list:
     ax[1].set_ylabel(f"polarization (%) at E - E$_F$ = {E[ie]:+.2f} eV")
     ax[1].legend(fontsize=7)
     fig.tight_layout()
-    p = stem + "_polarization.png"
-    fig.savefig(p)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(save_figure(fig, stem, "_polarization.png"))
 
     # Fig. 4: swapping diffusivities vs energy, efficiencies vs SOC
     fig, ax = plt.subplots(2, 2, figsize=(8, 6))
@@ -441,8 +435,5 @@ def plot(h5, stem) -> list:
             a_.set_yscale("log")          # zero (no SOC) points are left out
         a_.legend(fontsize=7)
     fig.tight_layout()
-    p = stem + "_swapping.png"
-    fig.savefig(p)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(save_figure(fig, stem, "_swapping.png"))
     return paths

@@ -154,7 +154,7 @@ def summary(h5) -> str:
 
 
 def plot(h5, stem):
-    from ..plot import plt
+    from ..plot import plt, save_figure
     g = h5["dos"]
     e, d = g["energy"][...], g["dos"][...]
     ef = float(g.attrs["fermi_energy"])
@@ -167,7 +167,4 @@ def plot(h5, stem):
     ax.set_ylabel("DOS (states/eV/cell)")
     ax.set_title(f"DOS of {g.attrs.get('model', '')}")
     fig.tight_layout()
-    path = stem + "_dos.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, stem, "_dos.png", dpi=120)]

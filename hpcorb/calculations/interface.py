@@ -455,9 +455,7 @@ def summary(h5) -> str:
 
 
 def plot(h5, stem) -> list:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plot import plt, save_figure
     g = h5["interface"]
     inc = _incident(g)
     z = g["z"][()]
@@ -480,10 +478,7 @@ def plot(h5, stem) -> list:
     ax[0, 0].set_ylabel("dipole (hbar)")
     ax[1, 0].set_ylabel("quadrupole (hbar^2)")
     fig.tight_layout()
-    path = stem + "_profiles.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    files.append(path)
+    files.append(save_figure(fig, stem, "_profiles.png", dpi=110))
     # Fig. 4: torque
     fig, ax = plt.subplots(1, len(inc), figsize=(4 * len(inc), 3.2), squeeze=False)
     for i, s in enumerate(inc):
@@ -493,16 +488,14 @@ def plot(h5, stem) -> list:
         ax[0, i].set_xlabel("k_F z")
     ax[0, 0].set_ylabel("torque (hbar^2 k_F^2/m)")
     fig.tight_layout()
-    path = stem + "_torque.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    files.append(path)
+    files.append(save_figure(fig, stem, "_torque.png", dpi=110))
     if "sweep" in g:
         files += _plot_sweep(g, inc, stem, plt)
     return files
 
 
 def _plot_sweep(g, inc, stem, plt):
+    from ..plot import save_figure
     sw = g["sweep"]
     name = _s(sw.attrs.get("parameter", "?"))
     x = sw["values"][()]
@@ -534,10 +527,7 @@ def _plot_sweep(g, inc, stem, plt):
         a.set_xlabel(name)
         a.legend(fontsize=6)
     fig.tight_layout()
-    path = stem + "_sweep.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    files.append(path)
+    files.append(save_figure(fig, stem, "_sweep.png", dpi=110))
     if bool(sw.attrs.get("profiles", False)) and "dipole" in sw:
         z = g["z"][()]
         fig, ax = plt.subplots(3, len(inc), figsize=(4 * len(inc), 8), squeeze=False)
@@ -555,8 +545,5 @@ def _plot_sweep(g, inc, stem, plt):
             for a in ax[:, i]:
                 a.legend(fontsize=6)
         fig.tight_layout()
-        path = stem + "_sweep_profiles.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        files.append(path)
+        files.append(save_figure(fig, stem, "_sweep_profiles.png", dpi=110))
     return files

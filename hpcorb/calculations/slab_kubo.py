@@ -371,7 +371,7 @@ def summary(h5) -> str:
 
 
 def plot(h5, stem):
-    from ..plot import plt
+    from ..plot import plt, save_figure
     g = h5["slab_kubo"]
     a = g.attrs
     e = g["energies"][...]
@@ -397,10 +397,7 @@ def plot(h5, stem):
                 ax[r, col].set_ylabel(a["units"])
         fig.suptitle(f"{a.get('model', '')}: layer profiles at E - E_F = {e[i0]:+.3f} eV (cf. paper 003 Fig. 1 a,b,e,f)")
         fig.tight_layout()
-        path = stem + "_profiles.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, stem, "_profiles.png", dpi=110))
     if len(e) > 1:
         fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
         for col, (o, sym) in enumerate((("orbital", "L"), ("spin", "S"))):
@@ -417,8 +414,5 @@ def plot(h5, stem):
             ax[col].legend(fontsize=8)
         fig.suptitle("Fermi-energy dependence (cf. paper 003 Fig. 1 c,d)")
         fig.tight_layout()
-        path = stem + "_energy.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, stem, "_energy.png", dpi=110))
     return paths

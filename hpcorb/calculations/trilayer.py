@@ -524,7 +524,7 @@ def summary(h5) -> str:
 
 
 def plot(h5, stem) -> list:
-    from ..plot import plt
+    from ..plot import plt, save_figure
     g = h5["trilayer"]
     out = []
     x = g["x"][...]
@@ -535,9 +535,7 @@ def plot(h5, stem) -> list:
         axs[i].set_title(f"$j^L_{c}$")
         axs[i].set_xlabel("x")
     axs[0].legend()
-    fig.savefig(stem + "_currents.png")
-    plt.close(fig)
-    out.append(stem + "_currents.png")
+    out.append(save_figure(fig, stem, "_currents.png"))
     if "angles" in g:
         th, ph, F = g["angles/theta"][...], g["angles/phi"][...], g["angles/F"][...]
         fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -545,7 +543,7 @@ def plot(h5, stem) -> list:
         im = ax.pcolormesh(ph, th, Fn, shading="auto")
         fig.colorbar(im, label="normalized F")
         ax.set_xlabel("phi"); ax.set_ylabel("theta")
-        fig.savefig(stem + "_angles.png"); plt.close(fig); out.append(stem + "_angles.png")
+        out.append(save_figure(fig, stem, "_angles.png"))
     if "mu_scan" in g:
         mu, F = g["mu_scan/mu"][...], g["mu_scan/F_per_row"][...]
         fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -553,10 +551,10 @@ def plot(h5, stem) -> list:
         for i, c in enumerate("xyz"):
             ax.plot(mu, Fn[:, i], label=f"m || {c}")
         ax.set_xlabel("mu"); ax.set_ylabel("F - min F (per row)"); ax.legend()
-        fig.savefig(stem + "_mu_scan.png"); plt.close(fig); out.append(stem + "_mu_scan.png")
+        out.append(save_figure(fig, stem, "_mu_scan.png"))
     if "rkky" in g:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ax.plot(g["rkky/n_x"][...], g["rkky/J"][...], "o-")
         ax.set_xlabel("N_x"); ax.set_ylabel("J (per row)")
-        fig.savefig(stem + "_rkky.png"); plt.close(fig); out.append(stem + "_rkky.png")
+        out.append(save_figure(fig, stem, "_rkky.png"))
     return out
