@@ -1,10 +1,11 @@
 """Input decks: TOML, one table per concern, validated against a schema.
 
 A deck is read with :func:`load_deck` into a :class:`Deck`: every table is a
-plain ``dict`` with defaults filled in.  The schema of the common tables
-(``[calculation]``, ``[model]``, ``[kmesh]``, ``[output]``, ``[parallel]``)
-is here; each calculation module declares the schema of its own table
-(named after the calculation) as a :class:`Table` in its ``SCHEMA``.
+plain ``dict`` with defaults filled in.  The schema machinery and the shared
+tables ([model], [kmesh], [output], [parallel]) are in :mod:`hpcorb.schema`;
+``[calculation]`` is here, its ``type`` choices come from the one registry
+of calculations (:mod:`hpcorb.registry`); each calculation's deck adapter
+(``hpcorb/calculations/<type>.py``) declares its own table as ``SCHEMA``.
 
 Every unknown key, wrong type or out-of-range value raises
 :class:`hpcorb.errors.DeckError`, whose message names the key, the value
@@ -15,277 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import tomllib
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from .errors import DeckError, InputError
-
-REQUIRED = object()
-
-CALCULATION_TYPES = ("dos", "bands", "diffusion", "slab_kubo", "bilayer",
-                     "trilayer", "interface")
-
-
-@dataclass
-class Key:
-    """One deck key.
-
-    kind: ``float``, ``int``, ``bool``, ``str``, ``path`` (relative to the
-    deck's folder), ``floats`` / ``ints`` (lists), ``strs``, ``grid`` (a list
-    of floats or a table ``{start, stop, num}``; becomes a float array),
-    ``any`` (validated by the calculation).
-    Bounds: ``ge``/``gt``/``le``/``lt`` on numbers (each element of a list);
-    ``length`` (int or tuple of allowed lengths) for lists; ``choices``.
-    ``physics=False`` keeps the key out of the checkpoint hash.
-    """
-    name: str
-    kind: str
-    default: Any = REQUIRED
-    doc: str = ""
-    units: str = ""
-    ge: float | None = None
-    gt: float | None = None
-    le: float | None = None
-    lt: float | None = None
-    choices: tuple | None = None
-    length: int | tuple | None = None
-    physics: bool = True
-
-    def allowed(self) -> str:
-        parts = []
-        kind_words = {
-            "float": "a number", "int": "an integer", "bool": "true or false",
-            "str": "a string", "path": "a file path (string)",
-            "floats": "a list of numbers", "ints": "a list of integers",
-            "strs": "a list of strings",
-            "grid": "a list of numbers or a table {start, stop, num}",
-            "any": "a value",
-        }
-        if self.choices is not None:
-            parts.append("one of " + ", ".join(json.dumps(c) for c in self.choices))
-        else:
-            parts.append(kind_words.get(self.kind, self.kind))
-        if self.length is not None:
-            lens = self.length if isinstance(self.length, tuple) else (self.length,)
-            parts.append("with " + " or ".join(str(n) for n in lens) + " entries")
-        for op, word in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-            bound = getattr(self, op)
-            if bound is not None:
-                parts.append(f"{word} {bound:g}")
-        return "expected " + ", ".join(parts)
-
-
-@dataclass
-class Table:
-    """A deck table: its keys, sub-tables, and whether it must be present."""
-    name: str
-    keys: list[Key]
-    doc: str = ""
-    subtables: list["Table"] = field(default_factory=list)
-    physics: bool = True
-
-    def key(self, name):
-        for k in self.keys:
-            if k.name == name:
-                return k
-        raise KeyError(name)
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v):
-    return (isinstance(v, (int, float)) and not isinstance(v, bool))
-
-
-def _check_bounds(key: Key, dotted: str, value, shown):
-    if not math.isfinite(value):
-        raise DeckError(dotted, shown, key.allowed())
-    if key.gt is not None and not value > key.gt:
-        raise DeckError(dotted, shown, key.allowed())
-    if key.ge is not None and not value >= key.ge:
-        raise DeckError(dotted, shown, key.allowed())
-    if key.lt is not None and not value < key.lt:
-        raise DeckError(dotted, shown, key.allowed())
-    if key.le is not None and not value <= key.le:
-        raise DeckError(dotted, shown, key.allowed())
-
-
-def coerce(key: Key, dotted: str, value, deck_dir: str = "."):
-    """Check one value against its key; return the normalized value."""
-    bad = DeckError(dotted, value, key.allowed())
-    kind = key.kind
-    if kind == "any":
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if kind in ("str", "path"):
-        if not isinstance(value, str) or (kind == "path" and not value):
-            raise bad
-        if key.choices is not None and value not in key.choices:
-            raise bad
-        if kind == "path":
-            return os.path.normpath(os.path.join(deck_dir, os.path.expanduser(value)))
-        return value
-    if kind == "int":
-        if not _is_int(value):
-            raise bad
-        _check_bounds(key, dotted, value, value)
-        if key.choices is not None and value not in key.choices:
-            raise bad
-        return value
-    if kind == "float":
-        if not _is_num(value):
-            raise bad
-        _check_bounds(key, dotted, float(value), value)
-        return float(value)
-    if kind in ("floats", "ints", "strs"):
-        if not isinstance(value, list):
-            raise bad
-        if key.length is not None:
-            lens = key.length if isinstance(key.length, tuple) else (key.length,)
-            if len(value) not in lens:
-                raise bad
-        elif len(value) == 0:
-            raise DeckError(dotted, value, key.allowed() + " (at least one)")
-        out = []
-        for v in value:
-            if kind == "ints" and not _is_int(v):
-                raise bad
-            if kind == "floats" and not _is_num(v):
-                raise bad
-            if kind == "strs":
-                if not isinstance(v, str):
-                    raise bad
-                if key.choices is not None and v not in key.choices:
-                    raise bad
-                out.append(v)
-                continue
-            _check_bounds(key, dotted, float(v), value)
-            out.append(float(v) if kind == "floats" else v)
-        return out
-    if kind == "grid":
-        if isinstance(value, dict):
-            extra = set(value) - {"start", "stop", "num"}
-            missing = {"start", "stop", "num"} - set(value)
-            if extra or missing:
-                raise DeckError(dotted, value, "a range table needs exactly the keys start, stop, num")
-            if not (_is_num(value["start"]) and _is_num(value["stop"])):
-                raise bad
-            if not _is_int(value["num"]) or value["num"] < 1:
-                raise DeckError(f"{dotted}.num", value["num"], "expected an integer >= 1")
-            arr = np.linspace(float(value["start"]), float(value["stop"]), value["num"])
-        elif isinstance(value, list) and value and all(_is_num(v) for v in value):
-            arr = np.asarray(value, dtype=float)
-        elif _is_num(value):
-            arr = np.asarray([float(value)])
-        else:
-            raise bad
-        for v in arr:
-            _check_bounds(key, dotted, float(v), value)
-        return arr
-    raise AssertionError(f"unknown key kind {kind}")
-
-
-def validate_table(table: Table, data, prefix: str, deck_dir: str) -> dict:
-    """Validate one table's data (dict) and fill defaults."""
-    if not isinstance(data, dict):
-        raise DeckError(prefix, data, f"expected a table [{prefix}]")
-    known = {k.name: k for k in table.keys}
-    subs = {t.name: t for t in table.subtables}
-    for name in data:
-        if name not in known and name not in subs:
-            allowed = sorted(list(known) + list(subs))
-            close = _close_match(name, allowed)
-            hint = f" (did you mean {close!r}?)" if close else ""
-            raise DeckError(f"{prefix}.{name}", data[name],
-                            f"unknown key{hint}; allowed keys in [{prefix}]: " + ", ".join(allowed))
-    out = {}
-    for k in table.keys:
-        dotted = f"{prefix}.{k.name}"
-        if k.name in data:
-            out[k.name] = coerce(k, dotted, data[k.name], deck_dir)
-        elif k.default is REQUIRED:
-            raise DeckError(dotted, "(missing)", "this key is required; " + k.allowed())
-        else:
-            out[k.name] = k.default
-            if k.kind == "path" and isinstance(k.default, str):
-                out[k.name] = os.path.normpath(os.path.join(deck_dir, k.default))
-            if k.kind == "grid" and k.default is not None and not isinstance(k.default, np.ndarray):
-                out[k.name] = coerce(k, dotted, k.default, deck_dir)
-    for t in table.subtables:
-        if t.name in data:
-            out[t.name] = validate_table(t, data[t.name], f"{prefix}.{t.name}", deck_dir)
-        else:
-            out[t.name] = None
-    return out
-
-
-def _close_match(name, options):
-    import difflib
-    m = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return m[0] if m else None
-
-
-# ---------------------------------------------------------------------------
-# Common tables
+from .registry import ADAPTERS, CALCULATION_TYPES, get_adapter
+from .schema import (KMESH, MODEL, OUTPUT, PARALLEL, REQUIRED, Key, Table,  # noqa: F401 (re-exported)
+                     _close_match, coerce, validate_table)
 
 CALCULATION = Table("calculation", [
     Key("type", "str", REQUIRED, "which calculation to run", choices=CALCULATION_TYPES),
     Key("title", "str", "", "free text stored with the results", physics=False),
 ], "what to compute")
-
-MODEL = Table("model", [
-    Key("hr_file", "path", None, "Wannier90 seedname_hr.dat (relative to the deck)"),
-    Key("centres_file", "path", None, "Wannier90 seedname_centres.xyz (Wannier centres, Angstrom)"),
-    Key("tb_file", "path", None, "Wannier90 seedname_tb.dat (lattice, hoppings and positions)"),
-    Key("orbitals", "strs", None, "Wannier90 models: per Wannier function 'ATOM:CHARACTER', "
-        "e.g. '0:dxy' (characters s, px, py, pz, dxy, dyz, dzx, dx2-y2, dz2, or 'x' for none); "
-        "spinful models list the spin-up functions only and set spin = true"),
-    Key("lattice", "any", None, "Wannier90 models without tb_file: 3 lattice vectors (rows, Angstrom)"),
-    Key("material", "str", None, "bundled parameter set (element name), see docs/materials.md"),
-    Key("parametrization", "str", "sk", "material parametrization", choices=("sk", "nrl")),
-    Key("spin", "bool", False, "include spin (doubles the basis)"),
-    Key("soc_scale", "float", 1.0, "scale of the on-site spin-orbit coupling (1 = material's own)", ge=0.0),
-    Key("lattice_constant", "float", None, "override the material's lattice constant", units="Angstrom", gt=0.0),
-    Key("surface", "str", None, "film surface (bulk when absent)", choices=("001", "110", "111")),
-    Key("layers", "int", None, "number of atomic layers of a film", ge=1),
-    Key("builtin", "str", None, "toy model name, see docs/models.md"),
-    Key("electrons", "float", None, "electrons per cell (for the Fermi level); "
-        "materials default to their valence count", ge=0.0),
-    Key("params", "any", None, "parameters of a builtin toy model (table)"),
-], "the Hamiltonian")
-
-KMESH = Table("kmesh", [
-    Key("size", "ints", None, "Monkhorst-Pack-style uniform mesh: 3 numbers bulk, 2 films", ge=1, length=(2, 3)),
-    Key("shift", "floats", None, "shift in units of the mesh spacing (0 = Gamma-centred, 0.5 = shifted)",
-        length=(2, 3)),
-    Key("chunk_size", "int", None, "k-points per chunk (default: from the mesh size only, "
-        "so chunk boundaries do not depend on the number of ranks)", ge=1),
-], "uniform k-mesh")
-
-OUTPUT = Table("output", [
-    Key("file", "path", "out.h5", "results file (HDF5), relative to the deck", physics=False),
-    Key("checkpoint_interval", "float", 300.0, "seconds between checkpoints (0 = only on signals)",
-        units="s", ge=0.0, physics=False),
-    Key("checkpoint_file", "path", None, "checkpoint file (default: results file + '.ckpt')", physics=False),
-    Key("overwrite", "bool", False, "replace an existing results file", physics=False),
-    Key("plots", "bool", True, "write PNG figures next to the results file", physics=False),
-], "where results go", physics=False)
-
-PARALLEL = Table("parallel", [
-    Key("progress_interval", "float", 10.0, "seconds between progress lines", units="s", gt=0.0, physics=False),
-    Key("sync_interval", "float", 2.0, "seconds between the points where ranks agree on checkpoints, "
-        "signals and failures (the latency of a SIGTERM)", units="s", ge=0.0, physics=False),
-], "parallel execution", physics=False)
 
 COMMON_TABLES = [CALCULATION, MODEL, KMESH, OUTPUT, PARALLEL]
 
@@ -311,8 +55,7 @@ class Deck(dict):
 
     def physics_hash(self, extra: dict | None = None) -> str:
         """Hash of every input that changes the numbers (not output/logging)."""
-        from .calculations import get_calculation
-        tables = list(COMMON_TABLES) + [get_calculation(self.type).SCHEMA]
+        tables = list(COMMON_TABLES) + [get_adapter(self.type).SCHEMA]
         payload = {}
         for t in tables:
             if t.physics and self.get(t.name) is not None:
@@ -354,28 +97,46 @@ def parse_toml(text: str, path: str) -> dict:
         raise InputError(f"{path}: not valid TOML: {e}") from None
 
 
-def load_deck(path: str) -> Deck:
-    """Read, parse and validate a deck; raise InputError/DeckError if bad."""
+def _read_deck_text(path: str) -> str:
     if not os.path.isfile(path):
         raise InputError(f"deck {path!r}: no such file")
     with open(path, encoding="utf-8") as f:
         try:
-            text = f.read()
+            return f.read()
         except UnicodeDecodeError:
             raise InputError(f"deck {path!r}: not a UTF-8 text file") from None
+
+
+def load_deck(path: str, comm=None) -> Deck:
+    """Read, parse and validate a deck; raise InputError/DeckError if bad.
+
+    With a communicator, rank 0 reads the file and broadcasts the text (one
+    reader per job, not one per rank); every rank then validates the same text.
+    """
+    if comm is None or comm.size == 1:
+        text = _read_deck_text(path)
+    else:
+        got = None
+        if comm.rank == 0:
+            try:
+                got = ("ok", _read_deck_text(path))
+            except InputError as e:
+                got = ("error", str(e))
+        kind, text = comm.bcast(got)
+        if kind == "error":
+            raise InputError(text)
     data = parse_toml(text, path)
     return deck_from_dict(data, path, text)
 
 
 def deck_from_dict(data: dict, path: str = "<deck>", text: str | None = None) -> Deck:
-    from .calculations import get_calculation
     deck_dir = os.path.dirname(os.path.abspath(path))
     calc = data.get("calculation")
     if not isinstance(calc, dict) or "type" not in calc:
         raise DeckError("calculation.type", "(missing)",
                         "every deck needs [calculation] type = one of " + ", ".join(CALCULATION_TYPES))
     ctype = coerce(CALCULATION.key("type"), "calculation.type", calc["type"])
-    module = get_calculation(ctype)
+    module = get_adapter(ctype)
     tables = {t.name: t for t in COMMON_TABLES}
     tables[module.SCHEMA.name] = module.SCHEMA
     for name in data:
@@ -424,7 +185,6 @@ def checkpoint_path(deck: Deck) -> str:
 
 def keys_markdown() -> str:
     """All deck keys with defaults, as Markdown (docs/deck.md)."""
-    from .calculations import all_calculations
     lines = ["# Deck keys", "",
              "Generated by `./run keys` from the schemas in the code; every key, "
              "its default and its allowed values. Paths are relative to the deck's folder.", ""]
@@ -446,6 +206,6 @@ def keys_markdown() -> str:
 
     for t in COMMON_TABLES:
         emit(t, t.name)
-    for name, mod in all_calculations().items():
+    for mod in ADAPTERS:
         emit(mod.SCHEMA, mod.SCHEMA.name)
     return "\n".join(lines) + "\n"

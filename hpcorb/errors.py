@@ -10,8 +10,11 @@ EXIT_CHECKPOINTED = 75
 EXIT_FAILED = 1
 
 
-class InputError(Exception):
-    """Something the user gave is wrong; the message is one line."""
+class InputError(ValueError):
+    """Something the user gave is wrong; the message is one line.
+
+    A ValueError, so that Python callers of the API can catch bad values the
+    usual way; the deck path turns it into exit code 2."""
 
 
 class DeckError(InputError):

@@ -16,6 +16,7 @@ Exit codes: 0 success, 2 bad input (one line on stderr, nothing written),
 from __future__ import annotations
 
 import glob
+import importlib
 import os
 import re
 import shutil
@@ -24,7 +25,20 @@ import subprocess
 import sys
 import traceback
 
+import h5py
+import numpy as np
+
+from . import __version__
+from .config import checkpoint_path, keys_markdown, load_deck, require_writable_output
+from .context import RunContext
 from .errors import EXIT_CHECKPOINTED, EXIT_FAILED, EXIT_INPUT, CheckpointStop, InputError
+from .io.results import now_iso, write_results
+from .log import Logger
+from .parallel import signals, world
+from .parallel.checkpoint import Checkpoint
+from .parallel.engine import RankFailure
+from .public import load
+from .registry import get_adapter
 
 HELP = __doc__
 
@@ -78,12 +92,9 @@ def run_child(cmd: list[str]) -> int:
 # --------------------------------------------------------------------------
 def validate(path: str, *, build=True):
     """Everything that can be checked before starting ranks; raises InputError."""
-    from .calculations import get_calculation
-    from .config import checkpoint_path, load_deck, require_writable_output
-    from .parallel.checkpoint import Checkpoint
     deck = load_deck(path)
     require_writable_output(deck)
-    module = get_calculation(deck.type)
+    module = get_adapter(deck.type)
     if build and hasattr(module, "validate"):
         module.validate(deck)
     Checkpoint(checkpoint_path(deck), deck.physics_hash()).verify()
@@ -130,23 +141,18 @@ def cmd_run_deck(args) -> int:
 
 
 def run_deck(path: str) -> int:
-    """Run a deck on this process's ranks (called on every rank)."""
-    from .calculations import get_calculation
-    from .config import checkpoint_path, load_deck, require_writable_output
-    from .io.results import now_iso, write_results
-    from .log import Logger
-    from .parallel import world
-    from .parallel.checkpoint import Checkpoint
-    from .parallel.engine import RankFailure
+    """Run a deck on this process's ranks (called on every rank).
 
-    from .parallel import signals
+    Rank 0 reads the deck (and, through the run context, the model's input
+    files) and broadcasts; the run context (communicator, logger, checkpoint,
+    engine options) is built here once and passed to the calculation."""
     signals.install()       # SIGTERM/SIGUSR1 -> checkpoint at the next sync, not death
     comm = world()
     started = now_iso()
     log = Logger(comm)
     stage = "setup"
     try:
-        deck = load_deck(path)
+        deck = load_deck(path, comm)
         msg = None
         if comm.rank == 0:
             try:
@@ -157,7 +163,7 @@ def run_deck(path: str) -> int:
         if msg:
             raise InputError(msg)
         out = deck["output"]["file"]
-        ckpt = Checkpoint(checkpoint_path(deck), deck.physics_hash())
+        ckpt = Checkpoint(checkpoint_path(deck), comm.bcast(deck.physics_hash() if comm.rank == 0 else None))
         msg = None
         if comm.rank == 0:
             try:
@@ -169,9 +175,10 @@ def run_deck(path: str) -> int:
             raise InputError(msg)
         log = Logger(comm, path=os.path.splitext(out)[0] + ".log")
         log(f"hpcorb {deck.type}: deck {deck.path} on {comm.size} rank{'s' if comm.size > 1 else ''}")
-        module = get_calculation(deck.type)
+        module = get_adapter(deck.type)
+        ctx = RunContext.from_deck(deck, comm, log, ckpt)
         stage = "run"
-        results = module.run(deck, comm, log, ckpt)
+        results = module.call(deck, ctx)
         stage = "write"
         write_results(out, results, comm, log, deck_text=deck.text, deck_path=deck.path,
                       started=started)
@@ -208,23 +215,20 @@ def run_deck(path: str) -> int:
 
 
 def _after_run(out, deck, module, log):
-    import h5py
     try:
-        with h5py.File(out, "r") as h5:
-            text = module.summary(h5) if hasattr(module, "summary") else ""
-            if text:
-                print(text, flush=True)
-            if deck["output"]["plots"] and hasattr(module, "plot"):
-                paths = module.plot(h5, os.path.splitext(out)[0])
-                for p in paths:
-                    log(f"figure: {p}")
+        result = load(out)
+        text = result.summary()
+        if text:
+            print(text, flush=True)
+        if deck["output"]["plots"]:
+            for p in result.plot(os.path.splitext(out)[0]):
+                log(f"figure: {p}")
     except Exception as e:  # a figure must never cost the results
         log(f"warning: summary/plot failed ({type(e).__name__}: {e}); results are intact")
 
 
 # --------------------------------------------------------------------------
 def _open_results(path):
-    import h5py
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     try:
@@ -238,7 +242,6 @@ def _open_results(path):
 
 
 def _attr_str(v):
-    import numpy as np
     if isinstance(v, bytes):
         return v.decode()
     if isinstance(v, np.ndarray):
@@ -249,7 +252,6 @@ def _attr_str(v):
 
 
 def cmd_show(args) -> int:
-    from .calculations import get_calculation
     if len(args) != 1:
         _err("usage: ./run show FILE.h5")
         return EXIT_INPUT
@@ -272,35 +274,30 @@ def cmd_show(args) -> int:
                 shape = "x".join(map(str, obj.shape)) or "scalar"
                 print(f"  /{name:40s} {shape:16s} {str(obj.dtype):10s} [{units}] {desc}")
         h5.visititems(visit)
-        try:
-            module = get_calculation(calc)
-        except InputError:
-            module = None
-        if module is not None and hasattr(module, "summary"):
+        result = load(args[0])
+        if result.report is not None:
             print("== summary")
-            print(module.summary(h5))
+            print(result.summary())
         print("== deck")
         print(_attr_str(h5.attrs.get("deck", "")).rstrip())
     return 0
 
 
 def cmd_plot(args) -> int:
-    from .calculations import get_calculation
     if len(args) != 1:
         _err("usage: ./run plot FILE.h5")
         return EXIT_INPUT
-    with _open_results(args[0]) as h5:
-        module = get_calculation(_attr_str(h5.attrs["calculation"]))
-        if not hasattr(module, "plot"):
-            _err("this calculation has no plots")
-            return EXIT_INPUT
-        for p in module.plot(h5, os.path.splitext(args[0])[0]):
-            print(p)
+    _open_results(args[0]).close()
+    result = load(args[0])
+    if result.report is None or not hasattr(result.report, "plot"):
+        _err("this calculation has no plots")
+        return EXIT_INPUT
+    for p in result.plot(os.path.splitext(args[0])[0]):
+        print(p)
     return 0
 
 
 def cmd_keys(args) -> int:
-    from .config import keys_markdown
     text = keys_markdown()
     if args and args[0] == "--write":
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -369,7 +366,6 @@ def cmd_test(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    import importlib
     if not args:
         names = sorted(os.path.basename(p)[:-3] for p in
                        glob.glob(os.path.join(os.path.dirname(__file__), "bench", "[a-z]*.py")))
@@ -383,7 +379,6 @@ def cmd_bench(args) -> int:
         mod = importlib.import_module(f"hpcorb.bench.{name}")
     except ModuleNotFoundError:
         return cmd_bench([])
-    from .parallel import world
     return int(mod.main(args[1:], world()) or 0)
 
 
@@ -401,7 +396,6 @@ def main(argv=None) -> int:
         if cmd == "_run":
             return run_deck(rest[0])
         if cmd == "version":
-            from . import __version__
             print(__version__)
             return 0
         if cmd in COMMANDS:

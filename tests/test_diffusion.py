@@ -354,7 +354,7 @@ def test_derived_definitions():
 
 def test_checkpoint_restart_gives_same_numbers(tmp_path):
     """A run that dies after some chunks resumes from its last checkpoint to the same numbers."""
-    import hpcorb.calculations.diffusion as mod
+    import hpcorb.api.diffusion as mod
     from hpcorb.parallel import engine
     from hpcorb.parallel.checkpoint import Checkpoint
     dk = deck({"builtin": "bcc_p", "params": {"xi": 0.3}, "electrons": 2.0}, size=(4, 4, 3),

@@ -51,7 +51,7 @@ def soc_film():
 @pytest.fixture(scope="module")
 def w90_film(tmp_path_factory):
     """A random Hermitian film written as Wannier90 _hr.dat + centres and read back."""
-    from hpcorb.io.wannier90 import write_model
+    from hpcorb.models.export import write_model
     from hpcorb.models.build import build_model
     m = random_film(n_layers=5, atoms_per_layer=1, orbitals=("px", "py", "pz", "dxy", "dz2"),
                     spin=True, xi=0.0, seed=11, reach=2, scale=0.7)

@@ -18,7 +18,7 @@ from hpcorb.parallel.kmesh import KMesh
 
 
 def film_files(folder, seed=2, layers=4):
-    from hpcorb.io.wannier90 import write_model
+    from hpcorb.models.export import write_model
     m = random_film(n_layers=layers, atoms_per_layer=1, seed=seed, xi=0.4)
     paths = write_model(m, os.path.join(str(folder), "film"))
     model = {"hr_file": paths["hr_file"], "centres_file": paths["centres_file"],

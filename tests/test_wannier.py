@@ -6,7 +6,8 @@ import pytest
 
 from hpcorb.config import MODEL, validate_table
 from hpcorb.errors import DeckError, InputError
-from hpcorb.io.wannier90 import read_centres, read_hr, read_tb, write_hr, write_model
+from hpcorb.io.wannier90 import read_centres, read_hr, read_tb, write_hr
+from hpcorb.models.export import write_model
 from hpcorb.models.build import build_model
 from hpcorb.models.materials import eigenvalues, material_model, uniform_mesh
 from hpcorb.models.orbitals import model_operators

@@ -18,6 +18,10 @@ import argparse
 
 import numpy as np
 from .timing import median_time
+from ..config import MODEL, validate_table
+from ..kernels.diffusion import diffusion_kernel
+from ..models import lowdin
+from ..models.build import build_model
 
 
 
@@ -34,7 +38,6 @@ def main(argv, comm) -> int:
     a = ap.parse_args(argv)
     if comm.rank != 0:
         return 0
-    from ..kernels.diffusion import diffusion_kernel
     rng = np.random.default_rng(0)
     N, nk = a.bands, a.batch
 
@@ -65,9 +68,6 @@ def main(argv, comm) -> int:
     t_h = 0.0
     if a.material.lower() != "none":
         try:
-            from ..models.build import build_model
-            from ..models import lowdin
-            from ..config import MODEL, validate_table
             m = validate_table(MODEL, {"material": a.material, "parametrization": "nrl", "spin": True},
                                "model", ".")
             model = build_model(m, periodic=3)

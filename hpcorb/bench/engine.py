@@ -28,10 +28,12 @@ from ..parallel import SerialComm
 from ..parallel.checkpoint import Checkpoint
 from ..parallel.engine import Plan, run_chunks
 from ..parallel.kmesh import KMesh
+from ..launch import mpi_command
+from ..models.tbmodel import TBModel
+from ..parallel import world
 
 
 def _random_model(n=48, seed=1):
-    from ..models.tbmodel import TBModel
     rng = np.random.default_rng(seed)
     R = [(0, 0, 0)]
     for v in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (1, 0, 1), (0, 1, 1)]:
@@ -72,7 +74,6 @@ def bench_overhead(repeat):
 
 def compute_job(nk_side):
     """The compute-bound job (run by the worker on each rank count)."""
-    from ..parallel import world
     comm = world()
     model = _random_model()
     mesh = KMesh((nk_side,) * 3)
@@ -89,7 +90,6 @@ def compute_job(nk_side):
 
 
 def bench_parallel(repeat, nk_side):
-    from ..launch import mpi_command
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     times = {1: [], 2: []}
     checks = {}

@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 from .timing import median_time
+from ..models.lowdin import inv_sqrt_and_derivative
+from ..models.materials import material_model
 
 N_K = 10_000
 
@@ -32,7 +34,6 @@ def main(argv, comm) -> int:
     args = ap.parse_args(argv)
     if comm.rank != 0:
         return 0
-    from ..models.materials import material_model
     t0 = time.perf_counter()
     model = material_model("W", args.parametrization, spin=True, surface="110", layers=args.layers)
     t_model = time.perf_counter() - t0
@@ -49,7 +50,6 @@ def main(argv, comm) -> int:
 
     Hs = [model.hk(b) for b in batches]
     if model.S is not None:
-        from ..models.lowdin import inv_sqrt_and_derivative
         Hs = [X @ H @ X for H, X in ((H, inv_sqrt_and_derivative(model.sk(b))[0]) for H, b in zip(Hs, batches))]
 
     def diag_vectors():

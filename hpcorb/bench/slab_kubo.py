@@ -27,13 +27,18 @@ import sys
 import time
 
 import numpy as np
+from ..calculations.slab_kubo import Setup
+from ..calculations.slab_kubo import make_kernel
+from ..kernels import kubo as K
+from ..launch import mpi_command
+from ..models.build import build_model
+from ..parallel import world
+from ..parallel.engine import Plan, run_chunks
 
 ENV1 = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _setup(layers=33):
-    from ..calculations.slab_kubo import Setup
-    from ..models.build import build_model
     m = build_model({"material": "W", "parametrization": "sk", "spin": True, "soc_scale": 1.0,
                      "surface": "110", "layers": layers}, periodic=2)
     return Setup(m, "film", 0.1)
@@ -45,7 +50,6 @@ def _kpoints(nk, seed=7):
 
 def worker_perk(nk, repeat, layers):
     """Per-k medians: eigh, H(k)+dH, blocks+kernel, histogram for 1 and 1000 energies."""
-    from ..kernels import kubo as K
     st = _setup(layers)
     ks = _kpoints(nk)
     n_el = int(round(st.model.electrons))
@@ -104,10 +108,6 @@ def worker_perk(nk, repeat, layers):
 
 def worker_engine(nk, layers):
     """The engine over nk k-points on world(); returns the wall time."""
-    from ..calculations.slab_kubo import make_kernel
-    from ..kernels import kubo as K
-    from ..parallel import world
-    from ..parallel.engine import Plan, run_chunks
 
     class Mesh:
         def __init__(self, ks):
@@ -140,7 +140,6 @@ def _sub(args, n=None):
     if n is None:
         cmd = [sys.executable, "-m", "hpcorb.launch", "bench", "slab_kubo", *args]
     else:
-        from ..launch import mpi_command
         cmd = mpi_command(n, ["bench", "slab_kubo", *args])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]

@@ -20,6 +20,11 @@ import sys
 import time
 
 import numpy as np
+from ..calculations import trilayer as tc
+from ..models.t2g import build_lattice
+from ..parallel import SerialComm
+from ..parallel import world
+from ..solvers.slepc import _petsc
 
 
 def _rss_kb(field):
@@ -40,14 +45,10 @@ def _params(nx, ny):
 
 def worker(argv):
     """One measurement: --worker dense|sparse NX NY NEV."""
-    from ..calculations import trilayer as tc
-    from ..models.t2g import build_lattice
-    from ..parallel import world
     comm = world()
     kind, nx, ny, nev = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
     lat = build_lattice(_params(nx, ny))
     if kind == "sparse":
-        from ..solvers.slepc import _petsc
         _petsc(comm)
     base = _rss_kb("VmRSS")
     comm.barrier()
@@ -126,9 +127,6 @@ def main(argv, comm) -> int:
             return 2
     if comm.rank != 0:
         return 0
-    from ..calculations import trilayer as tc
-    from ..models.t2g import build_lattice
-    from ..parallel import SerialComm
 
     print(f"# trilayer benchmark on {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} (timings on a shared machine scale with the load)")
@@ -196,5 +194,4 @@ def main(argv, comm) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
         sys.exit(worker(sys.argv[2:]))
-    from ..parallel import world
     sys.exit(main(sys.argv[1:], world()))

@@ -14,6 +14,10 @@ import numpy as np
 
 from ..errors import DeckError, InputError
 from .tbmodel import TBModel
+from . import materials
+from ..io.wannier90 import read_centres, read_hr, read_tb
+from .orbitals import ORBITALS
+from .toys import build_builtin
 
 
 def build_model(m: dict, periodic: int | None = None) -> TBModel:
@@ -33,12 +37,10 @@ def build_model(m: dict, periodic: int | None = None) -> TBModel:
             if m.get(k) is not None:
                 raise DeckError(f"model.{k}", m[k], "only for Wannier90 models (hr_file or tb_file)")
     if m.get("builtin"):
-        from .toys import build_builtin
         model = build_builtin(m["builtin"], m.get("params"))
     elif m.get("hr_file") or m.get("tb_file"):
         model = _wannier90(m, periodic)
     elif m.get("material"):
-        from . import materials   # provided by the materials layer
         model = materials.build_material_model(m)
         if periodic is not None and periodic != model.periodic:
             what = "a film (2 mesh sizes)" if model.periodic == 2 else "a bulk crystal (3 mesh sizes)"
@@ -60,7 +62,6 @@ def _wannier90(m, periodic):
     order up, down per projection), or 'ATOM:CHARACTER:up|down' for every
     function (any order).
     """
-    from ..io.wannier90 import read_centres, read_hr, read_tb
     positions = None
     if m.get("tb_file"):
         path = m["tb_file"]
@@ -124,7 +125,6 @@ def _wannier90(m, periodic):
 
 
 def _parse_orbitals(specs, n, spin, path):
-    from .orbitals import ORBITALS
     key = "model.orbitals"
     parsed = []
     for s in specs:

@@ -44,6 +44,7 @@ from .nrl import NRLParameters, read_nrl
 from .orbitals import ORBITALS, soc_matrix
 from .slaterkoster import BONDS, onsite_cubic, sk_matrices
 from .tbmodel import TBModel
+from .lowdin import hk as lowdin_hk
 
 RY = physical_constants["Rydberg constant times hc in eV"][0]        # eV
 BOHR = physical_constants["Bohr radius"][0] * 1e10                   # Angstrom
@@ -366,7 +367,6 @@ def orthogonalized_model(model: TBModel, mesh) -> TBModel:
     Hamiltonian has infinite range: convergence with the mesh, not exactness).
     Used to write NRL models as Wannier90 files.
     """
-    from .lowdin import hk as lowdin_hk
     if model.S is None:
         return model
     mesh = tuple(int(n) for n in mesh)

@@ -38,6 +38,10 @@ class SerialComm:
     def max(self, value):
         return value
 
+    def max_array(self, array):
+        """Element-wise maximum over ranks (to every rank)."""
+        return np.array(array, copy=True)
+
     def lor(self, flag: bool) -> bool:
         return bool(flag)
 
@@ -86,6 +90,12 @@ class MPIComm(SerialComm):
 
     def max(self, value):
         return self.comm.allreduce(value, op=self.mpi.MAX)
+
+    def max_array(self, array):
+        a = np.ascontiguousarray(array)
+        out = np.empty_like(a)
+        self.comm.Allreduce(a, out, op=self.mpi.MAX)
+        return out
 
     def lor(self, flag: bool) -> bool:
         return bool(self.comm.allreduce(bool(flag), op=self.mpi.LOR))

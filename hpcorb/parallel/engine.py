@@ -209,11 +209,7 @@ def _save(checkpoint, stage, plan, mode, done, partial, base, comm):
 
 
 def _max_array(comm, arr):
-    if comm.size == 1:
-        return arr
-    out = np.empty_like(arr)
-    comm.comm.Allreduce(arr, out, op=comm.mpi.MAX)
-    return out
+    return arr if comm.size == 1 else comm.max_array(arr)
 
 
 def _describe(exc, rank, start, stop, label):

@@ -1,0 +1,281 @@
+"""``hpcorb.diffusion``: bulk charge, spin and orbital diffusivities (paper 000).
+
+Keldysh Fermi-surface formula (PHYSICS.md section 2, paper Eqs. 8, 10-13),
+
+    D^{X beta j}_{Y alpha i} = (e^2 Gamma / pi) c_XY Re Tr_k[J^beta_{X,j} Im[G^R O^Y_alpha G^A v_i G^A]]
+
+in conductivity units (Ohm^-1 m^-1), for a list of energies (relative to
+E_F) and a list of SOC strengths in one pass over the k-mesh (engine: MPI,
+checkpoint/restart).  Kernel: :mod:`hpcorb.kernels.diffusion`.
+
+Output (``/diffusion``):
+  energies [nE] eV relative to E_F; soc_scale [nS];
+  charge [nS, nE, 3, 3]                  (i gradient, j current);
+  tensor [nS, nE, 2, 3, 3, 2, 3, 3]      (X current kind 0 spin 1 orbital, beta, j,
+                                          Y density kind, alpha, i);
+  fermi_energy [nS] eV (absolute);
+  attributes units, gamma_eV, kmesh, fermi_energy_eV ([nS]), conventions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DeckError
+from ..io.results import Results
+from ..kernels.diffusion import diffusion_kernel, to_siemens_per_metre
+from ..models import lowdin
+from ..models.build import build_model
+from ..models.orbitals import model_operators
+from ..models.toys import BUILTINS
+from ..parallel.engine import Plan, default_chunk_size, run_chunks
+from ..parallel.kmesh import KMesh
+from ..result import Result
+from .kspace import band_bounds, eigenvalue_histogram, fermi_levels, spin_degeneracy
+
+UNITS = "Ohm^-1 m^-1"
+KINDS = ("spin", "orbital")
+AX = "xyz"
+
+
+def soc_scales_of(m, given):
+    """The SOC scales and, per scale, the [model] dict that builds it
+    (``m``: the validated [model] keys; ``given``: the soc_scales key)."""
+    m = dict(m)
+    if m.get("builtin"):
+        name = m["builtin"]
+        if name not in BUILTINS:
+            raise DeckError("model.builtin", name, "one of " + ", ".join(sorted(BUILTINS)))
+        defaults = BUILTINS[name][1]
+        if "soc_scale" not in defaults:
+            if given is not None:
+                raise DeckError("diffusion.soc_scales", given,
+                                f"builtin {name!r} has no spin-orbit coupling to scale; remove the key")
+            return [1.0], [m]
+        params = dict(m.get("params") or {})
+        scales = given if given is not None else [float(params.get("soc_scale", defaults["soc_scale"]))]
+        out = []
+        for s in scales:
+            mm = dict(m)
+            mm["params"] = dict(params, soc_scale=float(s))
+            out.append(mm)
+        return [float(s) for s in scales], out
+    if m.get("material"):
+        scales = given if given is not None else [m["soc_scale"]]
+        return [float(s) for s in scales], [dict(m, soc_scale=float(s)) for s in scales]
+    if given is not None:
+        raise DeckError("diffusion.soc_scales", given,
+                        "only bundled materials and builtin toys with SOC can be scaled; remove the key")
+    return [1.0], [m]
+
+
+def soc_models(model, soc_scales, ctx):
+    """The SOC scales and one model per scale.  Without a scan (``soc_scales``
+    None) the model itself; a scan rebuilds the model from its [model] keys
+    (``model.meta["deck_keys"]``, set by hpcorb.model and the deck path) on
+    rank 0, broadcast to every rank."""
+    keys = model.meta.get("deck_keys")
+    if keys is None:
+        if soc_scales is not None:
+            raise DeckError("diffusion.soc_scales", soc_scales, "a SOC scan needs a model built from "
+                            "[model] keys (hpcorb.model(...)); remove the key")
+        return [1.0], [model]
+    scales, mdicts = soc_scales_of(keys, soc_scales)
+    if soc_scales is None:
+        return scales, [model]
+    return scales, ctx.on_root(lambda: [build_model(mm, periodic=3) for mm in mdicts])
+
+
+def prepare(model, kmesh, fermi_energy, soc_scales, ctx):
+    """SOC scales, one model per scale, and the mesh; DeckError for inconsistent input."""
+    scales, models = soc_models(model, soc_scales, ctx)
+    if models[0].periodic != 3:
+        raise DeckError("kmesh.size", kmesh["size"], "the model is not a bulk (3D) model")
+    mesh = KMesh(kmesh["size"], kmesh["shift"])
+    if fermi_energy is None and models[0].electrons is None:
+        raise DeckError("diffusion.fermi_energy", "(missing)",
+                        "the model has no electron count: give [diffusion] fermi_energy (eV, absolute) "
+                        "or [model] electrons")
+    g = spin_degeneracy(models[0])
+    if models[0].electrons is not None and models[0].electrons > g * models[0].norb:
+        raise DeckError("model.electrons", models[0].electrons,
+                        f"at most {g * models[0].norb} ({models[0].norb} bands x spin degeneracy {g})")
+    return scales, models, mesh
+
+
+def _linear_in_soc(models, scales, tol=1e-13):
+    """(a, b, t_s) when every model is H_a + t_s (H_b - H_a) with the same R and overlaps.
+
+    SOC enters as an on-site term proportional to the scale, and the Loewdin
+    transformation is linear in H at fixed S, so H(k) and dH/dk of any scale
+    follow from two of them (exactly, to round-off).  None when not (or < 3 scales).
+    """
+    if len(models) < 3:
+        return None
+    a = 0
+    others = [i for i in range(len(scales)) if scales[i] != scales[a]]
+    if not others:
+        return None
+    b = max(others, key=lambda i: abs(scales[i] - scales[a]))     # interpolate, do not extrapolate
+    Ma, Mb = models[a], models[b]
+    ts = []
+    for m, s in zip(models, scales):
+        if m.R.shape != Ma.R.shape or np.any(m.R != Ma.R) or m.H.shape != Ma.H.shape:
+            return None
+        if (m.S is None) != (Ma.S is None) or (m.S is not None and np.any(m.S != Ma.S)):
+            return None
+        t = (s - scales[a]) / (scales[b] - scales[a])
+        scale = max(1.0, float(np.abs(Ma.H).max()))
+        if np.abs(m.H - (Ma.H + t * (Mb.H - Ma.H))).max() > tol * scale:
+            return None
+        ts.append(t)
+    return a, b, ts
+
+
+def operators(model):
+    """(sigma, L), each (3, N, N), in the model's (orthonormalized) basis."""
+    L, S = model_operators(model)
+    return 2.0 * S, L
+
+
+def fermi_energies(models, mesh, ctx, chunk_size=None, nbins=100000):
+    """Fermi energy of each model from its electron count (one engine stage)."""
+    bounds = np.array([band_bounds(m) for m in models])       # per model: a scan equals separate runs
+    pad = 1e-6 * np.maximum(1.0, bounds[:, 1] - bounds[:, 0])
+    emins, emaxs = bounds[:, 0] - pad, bounds[:, 1] + pad
+    des = (emaxs - emins) / nbins
+    # histogram cost per chunk ~ nbins: larger chunks than the main stage (rank-count independent)
+    chunk = chunk_size or max(default_chunk_size(mesh.n), min(512, mesh.n))
+    out = eigenvalue_histogram(models, mesh, ctx, emins, des, nbins, chunk, stage="fermi")
+    efs = fermi_levels(out["counts"], emins, des, [m.electrons for m in models],
+                       [spin_degeneracy(m) for m in models])
+    de = float(des.max())
+    return efs, de
+
+
+def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energy, batch):
+    """Diffusivity tensors; keys as in the [diffusion] table (validated)."""
+    p = {"energies": energies, "gamma": gamma, "soc_scales": soc_scales, "fermi_energy": fermi_energy,
+         "batch": batch}
+    ctx, log = context, context.log
+    scales, models, mesh = prepare(model, kmesh, fermi_energy, soc_scales, ctx)
+    energies = np.atleast_1d(np.asarray(p["energies"], dtype=float))
+    gamma = p["gamma"]
+    nS, nE, N = len(scales), len(energies), models[0].norb
+    sigma, L = operators(models[0])
+    spinful = models[0].n_spin == 2
+    log(f"diffusion: {models[0].name}, {N} bands{' (spinful)' if spinful else ' (spinless: spin tensor is 0)'}, "
+        f"mesh {mesh}, {mesh.n} k-points, {nE} energies, Gamma = {gamma:g} eV, SOC scales {scales}")
+
+    if p["fermi_energy"] is not None:
+        efs = np.full(nS, float(p["fermi_energy"]))
+        ef_source = "deck"
+    else:
+        efs, de = fermi_energies(models, mesh, ctx, kmesh["chunk_size"])
+        ef_source = f"electron count {models[0].electrons:g} on the k-mesh (histogram bin {de * 1e3:.2g} meV)"
+        for s, ef in zip(scales, efs):
+            log(f"diffusion: SOC scale {s:g}: Fermi energy {ef:.6f} eV from {models[0].electrons:g} electrons")
+
+    batch = p["batch"]
+    lin = _linear_in_soc(models, scales)
+    if lin is not None:
+        log(f"diffusion: H is linear in the SOC scale: H(k) and dH/dk of {nS} scales from 2 models")
+
+    def hamiltonians(kf):
+        """(H, dH) per SOC scale for the k-points kf."""
+        if lin is None:
+            for m in models:
+                yield lowdin.hk_dhk(m, kf)
+            return
+        a, b, ts = lin
+        Ha, dHa = lowdin.hk_dhk(models[a], kf)
+        Hb, dHb = lowdin.hk_dhk(models[b], kf)
+        for t in ts:
+            yield Ha + t * (Hb - Ha), dHa + t * (dHb - dHa)
+
+    def kernel(start, stop):
+        kf = mesh.frac(start, stop)
+        ch = np.zeros((nS, nE, 3, 3))
+        te = np.zeros((nS, nE, 2, 3, 3, 2, 3, 3))
+        for s, (H, dH) in enumerate(hamiltonians(kf)):
+            for b in range(0, len(kf), batch):
+                c, t = diffusion_kernel(H[b:b + batch], dH[b:b + batch], sigma, L, efs[s] + energies, gamma)
+                ch[s] += c
+                te[s] += t
+        return {"charge": ch, "tensor": te}
+
+    chunk = kmesh["chunk_size"] or default_chunk_size(mesh.n)
+    tmpl = {"charge": ((nS, nE, 3, 3), float), "tensor": ((nS, nE, 2, 3, 3, 2, 3, 3), float)}
+    out = run_chunks(Plan(mesh.n, chunk), kernel, tmpl, ctx.comm, stage="diffusion",
+                     label="k-points", **ctx.engine())
+    V = models[0].cell_volume
+    charge = to_siemens_per_metre(out["charge"], gamma, mesh.n, V)
+    tensor = to_siemens_per_metre(out["tensor"], gamma, mesh.n, V)
+
+    res = Results("diffusion")
+    res.add("energies", energies, "eV", "energies relative to the Fermi level")
+    res.add("soc_scale", np.asarray(scales, dtype=float), "1", "SOC strength (1 = the material's own)")
+    res.add("fermi_energy", efs, "eV", "absolute Fermi energy per SOC scale")
+    res.add("charge", charge, UNITS, "charge diffusivity D_ij (e^2 N_F D, Einstein: = conductivity); "
+            "indices [soc, energy, i gradient, j current]")
+    res.add("tensor", tensor, UNITS, "spin/orbital diffusivity D^{X beta j}_{Y alpha i}; indices "
+            "[soc, energy, X current kind (0 spin, 1 orbital), beta, j, Y density kind, alpha, i]")
+    res.attrs.update({
+        "units": UNITS, "gamma_eV": gamma, "kmesh": list(mesh.size), "kmesh_shift": mesh.shift.tolist(),
+        "fermi_energy_eV": efs, "fermi_energy_source": ef_source, "model": models[0].name,
+        "n_bands": N, "spinful": spinful, "cell_volume_A3": V,
+        "conventions": ("D = (e^2 Gamma/pi) c_XY Re Tr_k[J Im(G^R O G^A v_i G^A)]; charge J = v_j, "
+                        "O = 1, c = hbar; spin J = (hbar/4){v_j, sigma_beta}, orbital J = (hbar/2)"
+                        "{v_j, L_beta}; O = sigma_alpha (c = 2) or L_alpha (c = 1); v = dH/dk/hbar; "
+                        "Tr_k = int d^3k/(2pi)^3 Tr (PHYSICS.md section 2, paper 000 Eqs. 8, 10-13)"),
+        "operators": ("L block-diagonal per atom (PHYSICS.md section 0), S = sigma/2; for "
+                      "non-orthogonal (NRL) models both are taken as the same matrices in the "
+                      "Loewdin-orthogonalized basis, H and dH/dk are the exact Loewdin ones"
+                      if models[0].S is not None else
+                      "L block-diagonal per atom (PHYSICS.md section 0), S = sigma/2, orthogonal basis"),
+        "spin_note": "" if spinful else "spinless model: sigma = 0, spin components vanish; charge counts one spin",
+    })
+    return Result(res, ctx.comm)
+
+
+def derived(tensor, charge=None):
+    """Named curves from tensor [..., 2, 3, 3, 2, 3, 3] (leading axes kept).
+
+    Longitudinal (gradient and current along x): D^{X a x}_{Y a x}.
+    Polarizations (paper text, a = x): the fraction of the total
+    angular-momentum current that a gradient of one kind carries in the other
+    kind, P_l = |D^l_s| / (|D^s_s| + |D^l_s|) (spin-to-orbit),
+    P_s = |D^s_l| / (|D^l_l| + |D^s_l|) (orbit-to-spin); the formulas as
+    printed in the paper (``P_*_printed``) are given too.
+    Swapping: gradient d_x of polarization y -> current along y polarized x,
+    D^{X x y}_{Y y x}; efficiency eta_{Y->X} = |swap| / |D^{Y x x}_{Y x x}|
+    (normalized by the longitudinal diffusivity of the injected kind).
+    """
+    T = np.asarray(tensor)
+    s, l = 0, 1
+    x, y = 0, 1
+
+    def lon(X, Y, a):
+        return T[..., X, a, x, Y, a, x]
+
+    def swap(X, Y):
+        return T[..., X, x, y, Y, y, x]
+
+    d = {
+        "D_s_xx": lon(s, s, x), "D_s_yx": lon(s, s, y),
+        "D_l_xx": lon(l, l, x), "D_l_yx": lon(l, l, y),
+        "D_s2l_xx": lon(l, s, x), "D_l2s_xx": lon(s, l, x),
+        "swap_ss": swap(s, s), "swap_ll": swap(l, l), "swap_sl": swap(l, s), "swap_ls": swap(s, l),
+    }
+    if charge is not None:
+        d["D_charge_xx"] = np.asarray(charge)[..., 0, 0]
+    a = {k: np.abs(v) for k, v in d.items() if k.startswith(("D_", "swap"))}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d["P_l"] = a["D_s2l_xx"] / (a["D_s_xx"] + a["D_s2l_xx"])
+        d["P_s"] = a["D_l2s_xx"] / (a["D_l_xx"] + a["D_l2s_xx"])
+        d["P_l_printed"] = a["D_s2l_xx"] / (a["D_s_xx"] + a["D_l2s_xx"])
+        d["P_s_printed"] = a["D_l2s_xx"] / (a["D_l_xx"] + a["D_s_xx"])
+        d["eta_ss"] = a["swap_ss"] / a["D_s_xx"]
+        d["eta_ll"] = a["swap_ll"] / a["D_l_xx"]
+        d["eta_sl"] = a["swap_sl"] / a["D_s_xx"]       # spin -> orbit swapping
+        d["eta_ls"] = a["swap_ls"] / a["D_l_xx"]       # orbit -> spin swapping
+    return d
