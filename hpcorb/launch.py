@@ -28,7 +28,7 @@ import traceback
 import h5py
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .config import checkpoint_path, keys_markdown, load_deck, require_writable_output
 from .context import RunContext
 from .errors import EXIT_CHECKPOINTED, EXIT_FAILED, EXIT_INPUT, CheckpointStop, InputError

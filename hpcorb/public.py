@@ -24,10 +24,6 @@ from .registry import ADAPTERS, get_adapter
 from .result import read
 from .schema import KMESH, MODEL, REQUIRED, validate_table
 
-# calculations whose first argument is a tight-binding model
-MODEL_CALCULATIONS = ("dos", "bands", "diffusion", "slab_kubo")
-
-
 def model(**keys):
     """A tight-binding model from the keys of the deck's [model] table.
 
@@ -91,7 +87,8 @@ def deck_text(name: str, tables: dict, note: str = "") -> str:
 
 def _public(adapter):
     name = adapter.SCHEMA.name
-    with_model = name in MODEL_CALCULATIONS
+    # k-space calculations take a tight-binding model first (their physics' first parameter)
+    with_model = next(iter(inspect.signature(adapter.PHYSICS).parameters)) == "model"
 
     def calculation(*args, kmesh=None, comm=None, checkpoint=None, log=None, **keys):
         started = now_iso()

@@ -266,3 +266,27 @@ def test_api_with_mpi_comm_equals_serial(name):
             assert np.array_equal(np.isnan(a), np.isnan(b)), path
         else:
             assert np.array_equal(a, b), path
+
+
+@pytest.mark.parametrize("name", ["bilayer", "interface"])
+def test_deck_parallel_options_reach_the_engine(name, tmp_path, monkeypatch):
+    """[parallel] sync_interval and progress_interval and [output] checkpoint_interval
+    reach every engine stage of the deck path (bilayer and interface used to drop sync_interval)."""
+    import importlib
+    mod = importlib.import_module(f"hpcorb.api.{name}")
+    seen = []
+    real = mod.run_chunks
+
+    def spy(*a, **kw):
+        seen.append({k: kw.get(k) for k in ("sync_seconds", "progress_interval", "checkpoint_interval")})
+        return real(*a, **kw)
+    monkeypatch.setattr(mod, "run_chunks", spy)
+    mkeys, keys, kmesh = CASES[name]
+    keys = dict(keys, sweep={"parameter": "d_N" if name == "bilayer" else "r", "values": [1.0, 2.0]})
+    path = write_deck(tmp_path / "d.toml", {
+        "calculation": {"type": name}, name: keys,
+        "output": {"file": "o.h5", "plots": False, "checkpoint_interval": 7.0},
+        "parallel": {"sync_interval": 0.25, "progress_interval": 3.0}})
+    assert launch.main([path]) == 0
+    assert seen and all(s == {"sync_seconds": 0.25, "progress_interval": 3.0, "checkpoint_interval": 7.0}
+                        for s in seen), seen
