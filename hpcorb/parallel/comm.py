@@ -45,6 +45,21 @@ class SerialComm:
     def lor(self, flag: bool) -> bool:
         return bool(flag)
 
+    def iallreduce_sum(self, array):
+        """Start a non-blocking element-wise sum over ranks: returns (request, out);
+        ``request.Test()`` is True once ``out`` holds the sum."""
+        return _Done(), np.array(array, copy=True)
+
+    def send(self, array, dest, tag=0):
+        raise RuntimeError("send on a single rank")
+
+    def recv(self, buf, source, tag=0):
+        raise RuntimeError("recv on a single rank")
+
+    def counter(self):
+        """A shared counter (atomic fetch-and-add), or None where unsupported."""
+        return _LocalCounter()
+
     def abort(self, code=1):
         os._exit(code)
 
@@ -100,11 +115,82 @@ class MPIComm(SerialComm):
     def lor(self, flag: bool) -> bool:
         return bool(self.comm.allreduce(bool(flag), op=self.mpi.LOR))
 
+    def iallreduce_sum(self, array):
+        a = np.ascontiguousarray(array)
+        out = np.empty_like(a)
+        return self.comm.Iallreduce(a, out, op=self.mpi.SUM), out
+
+    def send(self, array, dest, tag=0):
+        self.comm.Send(np.ascontiguousarray(array), dest=dest, tag=tag)
+
+    def recv(self, buf, source, tag=0):
+        self.comm.Recv(buf, source=source, tag=tag)
+        return buf
+
+    def counter(self):
+        """Collective: an int64 counter on rank 0 in an MPI-3 window (passive
+        target fetch-and-add), or None where one-sided communication fails."""
+        try:
+            return _WindowCounter(self)
+        except Exception:
+            return None
+
     def abort(self, code=1):
         self.comm.Abort(code)
 
     def split(self, color, key=0):
         return MPIComm(self.comm.Split(color, key))
+
+
+class _Done:
+    """A request that has completed (the serial iallreduce)."""
+
+    def Test(self):
+        return True
+
+    def Wait(self):
+        return None
+
+
+class _LocalCounter:
+    def __init__(self):
+        self.value = 0
+
+    def fetch_add(self, n=1) -> int:
+        v = self.value
+        self.value += n
+        return v
+
+    def free(self):
+        pass
+
+
+class _WindowCounter:
+    """One int64 in an MPI-3 window on rank 0; fetch_add is atomic (passive target)."""
+
+    def __init__(self, c):
+        MPI = c.mpi
+        self.MPI = MPI
+        self.win = MPI.Win.Allocate(8 if c.rank == 0 else 0, 8, comm=c.comm)
+        if c.rank == 0:
+            self.win.Lock(0, MPI.LOCK_EXCLUSIVE)
+            self.win.Put(np.zeros(1, dtype=np.int64), 0)
+            self.win.Unlock(0)
+        self._one = np.ones(1, dtype=np.int64)
+        self._got = np.zeros(1, dtype=np.int64)
+
+    def fetch_add(self, n=1) -> int:
+        self._one[0] = n
+        self.win.Lock(0, self.MPI.LOCK_SHARED)
+        self.win.Fetch_and_op(self._one, self._got, 0, 0, self.MPI.SUM)
+        self.win.Unlock(0)
+        return int(self._got[0])
+
+    def free(self):
+        """Collective."""
+        if self.win is not None:
+            self.win.Free()
+            self.win = None
 
 
 _WORLD = None
