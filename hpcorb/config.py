@@ -126,10 +126,15 @@ def load_deck(path: str, comm=None) -> Deck:
         if kind == "error":
             raise InputError(text)
     data = parse_toml(text, path)
+    return deck_on_root(data, path, text, comm)
+
+
+def deck_on_root(data: dict, path: str = "<deck>", text: str | None = None, comm=None) -> "Deck":
+    """:func:`deck_from_dict` for every rank of ``comm``: rank 0 runs the cross-checks
+    (they may read input files, e.g. a fit's data) and broadcasts the verdict; the
+    other ranks only validate the tables."""
     if comm is None or comm.size == 1:
         return deck_from_dict(data, path, text)
-    # rank 0 runs the cross-checks (they may read input files, e.g. a fit's data)
-    # and broadcasts the verdict; the other ranks only validate the tables
     msg = None
     if comm.rank == 0:
         try:

@@ -17,8 +17,8 @@ import os
 import numpy as np
 
 from .calculations.common import model_from_keys
-from .config import deck_from_dict
-from .context import RunContext
+from .config import deck_on_root
+from .context import RunContext, wrap_comm
 from .io.results import now_iso
 from .registry import ADAPTERS, get_adapter
 from .result import read
@@ -105,10 +105,13 @@ def _public(adapter):
         if with_model:
             model_keys = {k: v for k, v in (mdl.meta.get("deck_keys") or {}).items() if v is not None}
             data["model"] = model_keys
-        deck = deck_from_dict(data, os.path.join(os.getcwd(), "<api>"))
-        extra = {"model": _fingerprint(mdl)} if with_model else None
-        ctx = RunContext.for_api(comm, checkpoint, log,
-                                 physics_hash=deck.physics_hash(extra) if checkpoint is not None else None)
+        c = wrap_comm(comm)
+        deck = deck_on_root(data, os.path.join(os.getcwd(), "<api>"), None, c)
+        phash = None
+        if checkpoint is not None:          # rank 0 hashes the inputs (files included)
+            extra = {"model": _fingerprint(mdl)} if with_model else None
+            phash = c.bcast(deck.physics_hash(extra) if c.rank == 0 else None)
+        ctx = RunContext.for_api(c, checkpoint, log, physics_hash=phash)
         result = adapter.call(deck, ctx, mdl) if with_model else adapter.call(deck, ctx)
         if ctx.checkpoint is not None and ctx.comm.rank == 0:
             ctx.checkpoint.remove()

@@ -290,3 +290,17 @@ def test_deck_parallel_options_reach_the_engine(name, tmp_path, monkeypatch):
     assert launch.main([path]) == 0
     assert seen and all(s == {"sync_seconds": 0.25, "progress_interval": 3.0, "checkpoint_interval": 7.0}
                         for s in seen), seen
+
+
+@pytest.mark.mpi
+def test_api_fit_reads_data_on_rank0_and_equals_serial():
+    """A fit (its CSV read on rank 0 and broadcast) with comm= equals the serial fit."""
+    from mpi4py import MPI
+    from hpcorb.config import load_deck
+    p = dict(load_deck(os.path.join(REPO, "inputs", "bilayer_fit_synthetic.toml"))["bilayer"])
+    p["fit"] = dict(p["fit"], starts=3)
+    par = hpcorb.bilayer(**p, comm=MPI.COMM_WORLD)
+    ser = hpcorb.bilayer(**p)
+    for path in ("fit/values", "fit/uncertainties", "fit/start_chi2", "torque"):
+        a, b = par[path], ser[path]
+        assert np.abs(a - b).max() <= 1e-12 * max(np.abs(b).max(), 1e-300), path
