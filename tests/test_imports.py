@@ -13,9 +13,7 @@ import os
 
 import pytest
 
-import hpcorb
-
-ROOT = os.path.dirname(os.path.abspath(hpcorb.__file__))
+ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hpcorb")
 
 
 def modules():
