@@ -18,6 +18,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -38,14 +39,91 @@ def _python() -> str:
 
 
 def in_slurm() -> bool:
+    """Inside a Slurm allocation (sbatch, salloc) with srun available."""
     return "SLURM_JOB_ID" in os.environ and shutil.which("srun") is not None
 
 
+def slurm_step_tasks() -> int:
+    """Number of tasks of the Slurm job step this process is in (0 outside a step).
+
+    ``srun -n 4 ./run DECK`` makes every task a rank of its own: the launcher
+    must then run the deck, not start another srun inside the step.  The batch
+    shell of ``sbatch`` and the ``salloc`` shell are not in a step."""
+    if "SLURM_STEP_ID" not in os.environ or not in_slurm():
+        return 0
+    try:
+        return int(os.environ.get("SLURM_STEP_NUM_TASKS") or os.environ.get("SLURM_NTASKS") or 1)
+    except ValueError:
+        return 1
+
+
+def _mpi_wired_up() -> bool:
+    """False in a multi-task srun step that gave Open MPI no PMIx server
+    (srun --mpi=none): MPI_Init would abort with a page of text on every rank."""
+    if any(k in os.environ for k in ("PMIX_RANK", "PMI_RANK", "PMI_FD", "OMPI_COMM_WORLD_SIZE")):
+        return True
+    return _mpi_vendor() != "Open MPI"
+
+
+def _quiet(cmd: list[str]) -> str:
+    """stdout+stderr of a short helper command ('' if it fails to run)."""
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return r.stdout + r.stderr if r.returncode == 0 else ""
+
+
+def _mpi_vendor() -> str:
+    """'Open MPI', 'MPICH', ... as mpi4py reports it, without initializing MPI
+    (in a child process: this one may start MPI later)."""
+    code = ("from mpi4py import rc; rc.initialize = rc.finalize = False\n"
+            "from mpi4py import MPI; print(MPI.get_vendor()[0])")
+    return _quiet([_python(), "-c", code]).strip()
+
+
+def _srun_mpi_plugins() -> list[str]:
+    """The MPI plugin types this srun offers (``srun --mpi=list``): e.g. pmix, pmi2, none."""
+    names = []
+    for line in _quiet(["srun", "--mpi=list"]).splitlines():
+        word = line.strip().removeprefix("srun:").strip().removeprefix("mpi/")
+        if re.fullmatch(r"[a-z0-9_]+", word):
+            names.append(word)
+    return names
+
+
+def srun_mpi_args(env=None) -> list[str]:
+    """srun options for starting MPI ranks: the MPI plugin, then HPCORB_SRUN_ARGS.
+
+    An explicit choice wins: ``--mpi=...`` in ``HPCORB_SRUN_ARGS``, or
+    ``SLURM_MPI_TYPE`` (read by srun itself), or a site ``MpiDefault`` other
+    than ``none``.  Otherwise (Slurm's default ``MpiDefault=none``, with which
+    Open MPI aborts in MPI_Init) pass the plugin the MPI library can use:
+    ``pmix`` for Open MPI (its only Slurm wire-up), ``pmi2`` for the MPICH
+    family, whichever of the two this srun offers (``srun --mpi=list``).
+    ``HPCORB_SRUN_ARGS`` (split like a shell) is appended for odd sites."""
+    env = os.environ if env is None else env
+    extra = shlex.split(env.get("HPCORB_SRUN_ARGS", ""))
+    if any(a == "--mpi" or a.startswith("--mpi=") for a in extra) or env.get("SLURM_MPI_TYPE"):
+        return extra
+    m = re.search(r"^MpiDefault\s*=\s*(\S+)", _quiet(["scontrol", "show", "config"]), re.M)
+    if m and m.group(1).lower() != "none":
+        return extra
+    offered = _srun_mpi_plugins()
+    order = ("pmix", "pmi2") if _mpi_vendor() in ("Open MPI", "") else ("pmi2", "pmix")
+    # older srun versions list only versioned names (pmix_v3): take those too
+    choice = next((o for p in order for o in offered if o == p or o.startswith(p + "_v")), None)
+    return ([f"--mpi={choice}"] if choice else []) + extra
+
+
 def mpi_command(n: int | None, argv: list[str]) -> list[str]:
-    """How to start ``python -m hpcorb.launch ARGV`` on n ranks."""
+    """How to start ``python -m hpcorb.launch ARGV`` on n ranks (the last four
+    items are always that python command).  Inside a Slurm allocation: srun
+    with all tasks of the allocation (or n) and the MPI plugin of
+    ``srun_mpi_args``; elsewhere mpiexec."""
     py = [_python(), "-P", "-m", "hpcorb.launch", *argv]
     if in_slurm():
-        return ["srun", *([f"--ntasks={n}"] if n else []), "--kill-on-bad-exit=1", *py]
+        return ["srun", *([f"--ntasks={n}"] if n else []), "--kill-on-bad-exit=1", *srun_mpi_args(), *py]
     mpiexec = shutil.which("mpiexec") or "mpiexec"
     return [mpiexec, "-n", str(n), "--bind-to", "none", *py]
 
@@ -121,6 +199,13 @@ def cmd_run_deck(args) -> int:
         _err("usage: ./run DECK.toml [-n RANKS]")
         return EXIT_INPUT
     path = rest[0]
+    if slurm_step_tasks() > 1:   # `srun ./run DECK`: this process is one of the ranks already
+        if not _mpi_wired_up():
+            if os.environ.get("SLURM_PROCID", "0") == "0":
+                _err("srun started the ranks without an MPI plugin (MpiDefault=none): run ./run DECK "
+                     "inside the allocation (it picks one), or use srun --mpi=pmix")
+            return EXIT_INPUT
+        return run_deck(path)
     validate(path)          # one-line errors before any rank starts
     if in_slurm():
         return run_child(mpi_command(n, ["_run", path]))

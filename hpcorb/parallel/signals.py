@@ -8,12 +8,15 @@ the faster way to a result.
 
 Testing hook: ``HPCORB_FAULT="kill:N"`` (SIGKILL) or ``"term:N"`` (SIGTERM)
 makes rank 0 signal itself after computing its N-th chunk -- a
-deterministic kill point for the restart tests.
+deterministic kill point for the restart tests; ``"sleep:S"`` makes rank 0
+sleep S seconds after every chunk (a slow run without CPU load, so that a
+scheduler's signal lands mid-run: tests/slurm).
 """
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 
 class _State:
@@ -53,5 +56,8 @@ def fault_point(rank: int):
         return
     STATE.chunks += 1
     kind, _, n = spec.partition(":")
+    if kind == "sleep":
+        time.sleep(float(n))
+        return
     if n.isdigit() and STATE.chunks == int(n):
         os.kill(os.getpid(), signal.SIGKILL if kind == "kill" else signal.SIGTERM)
