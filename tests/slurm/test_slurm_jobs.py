@@ -178,6 +178,29 @@ def test_scontrol_requeue_resumes_from_checkpoint(slurm, reference, tmp_path):
     assert_same(res, reference)
 
 
+def test_scancel_then_resubmit_on_one_task(slurm, reference, tmp_path):
+    """The README's way to continue on another size: `scancel JOB` (SIGTERM:
+    the ranks checkpoint), then submit the same deck with other resources; the
+    new job (1 task instead of 2) resumes from the checkpoint, same numbers."""
+    job, out, res = _slow_job(slurm, tmp_path, "r", 0.05, checkpoint_interval=0.5)
+    ckpt = str(res) + ".ckpt"
+    slurm.wait_for("a first checkpoint", lambda: os.path.exists(ckpt), out=str(out))
+    slurm.run(["scancel", job])
+    rec = slurm.wait(job, out=str(out))
+    assert rec["JobState"] == "CANCELLED" and os.path.exists(ckpt), _text(out)
+    assert not res.exists()
+    small = [a for a in SMALL if not a.startswith(("--ntasks", "--ntasks-per-node"))]
+    job2 = slurm.sbatch([*small, "--ntasks=1", "--ntasks-per-node=1", f"--output={out}", JOB_SCRIPT, str(tmp_path / "r.toml")],
+                        cwd=tmp_path)
+    rec = slurm.wait(job2, out=str(out))
+    text = _text(out)
+    assert rec["JobState"] == "COMPLETED", text
+    m = re.search(r"resuming from checkpoint, (\d+)/160 chunks done", text)
+    assert m and 0 < int(m.group(1)) < 160, text
+    assert read_results(res)[2] == 1
+    assert_same(res, reference)
+
+
 def test_job_array_with_one_bad_deck(slurm, reference, tmp_path):
     """hpcorb_array.sbatch over three decks, the second one bad: that task alone
     fails with exit 2 and one line naming the key; the other two finish."""
