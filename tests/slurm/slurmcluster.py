@@ -18,6 +18,7 @@ Runs as root (SlurmUser = SlurmdUser = the current user); no systemd needed.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -30,6 +31,7 @@ DAEMONS = ("munged", "slurmctld", "slurmd")
 # (default 120 s) before it may start again; 8 s keeps the requeue tests short
 # while still proving that the job comes back by itself.
 CRED_EXPIRE = 8
+_STARTED: dict = {}     # folder -> {daemon: Popen} started by this process (reaped by stop)
 
 
 class ClusterError(RuntimeError):
@@ -57,7 +59,7 @@ def _node_line():
     mem = int(fields.get("RealMemory", 1024))
     # at least 2 CPUs so that 2-rank jobs fit (config_overrides lets a 1-core
     # machine declare them); memory a little below the real value.
-    return cpus, max(2, cpus), max(256, int(mem * 0.9))
+    return max(2, cpus), max(256, int(mem * 0.9))
 
 
 def _host():
@@ -67,8 +69,8 @@ def _host():
 def write_config(d, mpi_default="none"):
     host = _host()
     ctld_port, slurmd_port = _free_ports(2)
-    _, cpus, mem = _node_line()
-    user = __import__("pwd").getpwuid(os.getuid()).pw_name
+    cpus, mem = _node_line()
+    user = pwd.getpwuid(os.getuid()).pw_name
     conf = f"""\
 # private single-node Slurm for the hpcorb tests (tests/slurm/slurmcluster.py)
 ClusterName=hpcorbtest
@@ -131,9 +133,9 @@ def set_mpi_default(d, value, timeout=30):
 
 
 def _spawn(d, name, cmd, env):
-    log = open(os.path.join(d, f"{name}.out"), "w")
-    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                         env=env, start_new_session=True)
+    with open(os.path.join(d, f"{name}.out"), "w") as log:
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env=env, start_new_session=True)
     with open(os.path.join(d, f"{name}.started-pid"), "w") as f:
         f.write(str(p.pid))
     return p
@@ -187,7 +189,7 @@ def start(d, mpi_default="none", timeout=60):
         f.write(os.urandom(1024))
     conf = write_config(d, mpi_default)
     env = env_for(d)
-    procs = {}
+    procs = _STARTED.setdefault(d, {})
     procs["munged"] = _spawn(d, "munged", [
         "munged", "-F", "-f", f"--socket={d}/munge/munge.socket", f"--key-file={key}",
         f"--pid-file={d}/munge/munged.pid", f"--log-file={d}/munged.log",
@@ -245,18 +247,25 @@ def stop(d, timeout=30):
             if r.returncode != 0 or not r.stdout.strip():
                 break
             time.sleep(0.5)
+    ours = _STARTED.pop(d, {})
     for name in ("slurmd", "slurmctld", "munged"):
         pid = pids.get(name)
-        if pid is None or not _alive(pid):
+        proc = ours.get(name)
+        if proc is not None and proc.pid == pid:       # our child: signal and reap it
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            continue
+        if pid is None or not _alive(pid):               # started by `start` in another process
             continue
         os.kill(pid, signal.SIGTERM)
         t0 = time.monotonic()
         while _alive(pid) and time.monotonic() - t0 < timeout:
             time.sleep(0.1)
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
 

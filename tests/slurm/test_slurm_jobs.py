@@ -68,7 +68,8 @@ def test_launcher_mpi_plugin_choice(slurm, monkeypatch):
     monkeypatch.setenv("SLURM_CONF", slurm.env["SLURM_CONF"])
     for k in ("SLURM_MPI_TYPE", "HPCORB_SRUN_ARGS"):
         monkeypatch.delenv(k, raising=False)
-    assert "pmix" in slurm.run(["srun", "--mpi=list"]).stdout + slurm.run(["srun", "--mpi=list"]).stderr
+    listed = slurm.run(["srun", "--mpi=list"])
+    assert "pmix" in listed.stdout + listed.stderr
     assert srun_mpi_args() == ["--mpi=pmix"]
     monkeypatch.setenv("HPCORB_SRUN_ARGS", "--overlap --cpu-bind=none")
     assert srun_mpi_args() == ["--mpi=pmix", "--overlap", "--cpu-bind=none"]
@@ -189,9 +190,8 @@ def test_scancel_then_resubmit_on_one_task(slurm, reference, tmp_path):
     rec = slurm.wait(job, out=str(out))
     assert rec["JobState"] == "CANCELLED" and os.path.exists(ckpt), _text(out)
     assert not res.exists()
-    small = [a for a in SMALL if not a.startswith(("--ntasks", "--ntasks-per-node"))]
-    job2 = slurm.sbatch([*small, "--ntasks=1", "--ntasks-per-node=1", f"--output={out}", JOB_SCRIPT, str(tmp_path / "r.toml")],
-                        cwd=tmp_path)
+    one_task = [a for a in SMALL if not a.startswith("--ntasks")] + ["--ntasks=1", "--ntasks-per-node=1"]
+    job2 = slurm.sbatch([*one_task, f"--output={out}", JOB_SCRIPT, str(tmp_path / "r.toml")], cwd=tmp_path)
     rec = slurm.wait(job2, out=str(out))
     text = _text(out)
     assert rec["JobState"] == "COMPLETED", text
@@ -253,8 +253,8 @@ def test_other_scripts_find_the_repository(slurm, reference, tmp_path):
     jobs = {}
     for name in ("slab_kubo_400", "trilayer_sparse"):
         write_deck(tmp_path / f"{name}.toml", dos_deck(f"{name}.h5"))
-        jobs[name] = slurm.sbatch([*SMALL, f"--output={name}.out", os.path.join(REPO, "slurm", f"{name}.sbatch"),
-                                   f"{name}.toml"], cwd=tmp_path)
+        script = os.path.join(REPO, "slurm", f"{name}.sbatch")
+        jobs[name] = slurm.sbatch([*SMALL, f"--output={name}.out", script, f"{name}.toml"], cwd=tmp_path)
     for name, job in jobs.items():
         rec = slurm.wait(job, out=str(tmp_path / f"{name}.out"))
         assert rec["ExitCode"] == "0:0", _text(tmp_path / f"{name}.out")
