@@ -123,7 +123,10 @@ def mpi_command(n: int | None, argv: list[str]) -> list[str]:
     ``srun_mpi_args``; elsewhere mpiexec."""
     py = [_python(), "-P", "-m", "hpcorb.launch", *argv]
     if in_slurm():
-        return ["srun", *([f"--ntasks={n}"] if n else []), "--kill-on-bad-exit=1", *srun_mpi_args(), *py]
+        # inside a step already (`srun --pty bash`): the ranks must share its CPUs
+        overlap = ["--overlap"] if "SLURM_STEP_ID" in os.environ else []
+        return ["srun", *([f"--ntasks={n}"] if n else []), "--kill-on-bad-exit=1", *overlap,
+                *srun_mpi_args(), *py]
     mpiexec = shutil.which("mpiexec") or "mpiexec"
     return [mpiexec, "-n", str(n), "--bind-to", "none", *py]
 

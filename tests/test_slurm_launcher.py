@@ -57,11 +57,14 @@ def test_site_default_and_user_settings_win(monkeypatch):
 def test_mpi_command_inside_an_allocation(monkeypatch):
     fake(monkeypatch)
     monkeypatch.setattr(launch, "in_slurm", lambda: True)
+    monkeypatch.delenv("SLURM_STEP_ID", raising=False)
     monkeypatch.setenv("HPCORB_SRUN_ARGS", "--overlap")
     cmd = launch.mpi_command(3, ["_run", "d.toml"])
     assert cmd[:5] == ["srun", "--ntasks=3", "--kill-on-bad-exit=1", "--mpi=pmix", "--overlap"]
     assert cmd[5:] == [launch._python(), "-P", "-m", "hpcorb.launch", "_run", "d.toml"]
     assert launch.mpi_command(None, [])[1] == "--kill-on-bad-exit=1"       # all tasks of the allocation
+    monkeypatch.setenv("SLURM_STEP_ID", "0")          # inside `srun --pty bash`: share the step's CPUs
+    assert launch.mpi_command(2, [])[:4] == ["srun", "--ntasks=2", "--kill-on-bad-exit=1", "--overlap"]
 
 
 def test_step_task_count(monkeypatch):

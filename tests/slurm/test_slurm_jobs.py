@@ -222,29 +222,35 @@ def test_job_array_with_one_bad_deck(slurm, reference, tmp_path):
     assert "Traceback" not in text and not (tmp_path / "bad.h5").exists()
 
 
-def test_deck_error_inside_allocation(slurm, tmp_path):
+def test_deck_error_and_nested_steps_inside_allocation(slurm, reference, tmp_path):
     """Inside an allocation a deck error is one line, once (not per rank), and
     exit 2: via ./run (before any rank starts) and via srun ./run (every task a
-    rank; srun exits 2).  Plain srun under MpiDefault=none: one line too."""
+    rank; srun exits 2).  Plain srun under MpiDefault=none: one line too.
+    From inside a 1-task step (what `srun --pty bash` gives), ./run -n 2 starts
+    its ranks with --overlap instead of waiting for CPUs the step holds."""
     write_deck(tmp_path / "bad.toml", dos_deck("bad.h5", broadening=-1.0))
+    write_deck(tmp_path / "good.toml", dos_deck("good.h5"))
     script = tmp_path / "err.sh"
     script.write_text(f"""#!/bin/bash
 "{REPO}/run" bad.toml -n 2; echo "run exit $?"
 srun --mpi=pmix "{REPO}/run" bad.toml; echo "srun-pmix exit $?"
 srun "{REPO}/run" bad.toml; echo "srun-none exit $?"
+srun -n 1 "{REPO}/run" good.toml -n 2; echo "nested exit $?"
 """)
     job = slurm.sbatch(["--ntasks=2", "--time=5", "--output=err.out", str(script)], cwd=tmp_path)
     rec = slurm.wait(job, out=str(tmp_path / "err.out"))
     text = _text(tmp_path / "err.out")
     assert rec["JobState"] == "COMPLETED", text
-    blocks = re.split(r"^(?:run|srun-pmix|srun-none) exit \d+$", text, flags=re.M)[:3]
-    codes = re.findall(r"^(run|srun-pmix|srun-none) exit (\d+)$", text, re.M)
-    assert codes == [("run", "2"), ("srun-pmix", "2"), ("srun-none", "2")], text
+    blocks = re.split(r"^(?:run|srun-pmix|srun-none|nested) exit \d+$", text, flags=re.M)[:3]
+    codes = re.findall(r"^(run|srun-pmix|srun-none|nested) exit (\d+)$", text, re.M)
+    assert codes == [("run", "2"), ("srun-pmix", "2"), ("srun-none", "2"), ("nested", "0")], text
     msg = "hpcorb: error: dos.broadening = -1.0: expected a number, > 0"
     assert blocks[0].count("hpcorb: error:") == 1 and msg in blocks[0], text
     assert blocks[1].count("hpcorb: error:") == 1 and msg in blocks[1], text
     assert blocks[2].count("hpcorb: error:") == 1 and "srun --mpi=pmix" in blocks[2], text
     assert "Traceback" not in text and not (tmp_path / "bad.h5").exists()
+    assert read_results(tmp_path / "good.h5")[2] == 2
+    assert_same(tmp_path / "good.h5", reference)
 
 
 def test_other_scripts_find_the_repository(slurm, reference, tmp_path):
