@@ -51,8 +51,8 @@ def slurm_step_tasks() -> int:
     shell of ``sbatch`` and the ``salloc`` shell are not in a step."""
     if "SLURM_STEP_ID" not in os.environ or not in_slurm():
         return 0
-    try:
-        return int(os.environ.get("SLURM_STEP_NUM_TASKS") or os.environ.get("SLURM_NTASKS") or 1)
+    try:    # set by srun for its tasks only (SLURM_NTASKS is the allocation's, also in batch shells)
+        return int(os.environ.get("SLURM_STEP_NUM_TASKS") or 1)
     except ValueError:
         return 1
 
