@@ -43,7 +43,8 @@ class Slurm:
     def environ(self, **extra) -> dict:
         e = dict(self.env)
         e.pop("HPCORB", None)
-        e.pop("HPCORB_FAULT", None)
+        for k in ("HPCORB_FAULT", "HPCORB_FAULT_SLOW", "HPCORB_FAULT_READY"):
+            e.pop(k, None)
         e.pop("HPCORB_SRUN_ARGS", None)
         e.update({k: str(v) for k, v in extra.items()})
         return e
