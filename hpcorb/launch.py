@@ -331,6 +331,10 @@ def run_deck(path: str) -> int:
         stage = "run"
         results = module.run(deck, comm, log, ckpt)
         _log_ok(comm, log)
+        bad = _non_finite(results)
+        if bad:     # never silent: NaN/inf in a result is named in the log
+            log.warning("non-finite values (NaN or inf) in " + ", ".join(bad[:8]) +
+                        (" ..." if len(bad) > 8 else ""))
         stage = "write"
         write_results(out, results, comm, log, deck_text=deck.text, deck_path=deck.path,
                       started=started)
@@ -376,6 +380,16 @@ def run_deck(path: str) -> int:
         code = EXIT_FAILED
     _finish(comm, log, lock, code)
     return code
+
+
+def _non_finite(results) -> list[str]:
+    import numpy as np
+    bad = []
+    for e in results.entries:
+        a = e.data if e.data is not None else e.local
+        if a is not None and a.dtype.kind in "fc" and a.size and not np.all(np.isfinite(a)):
+            bad.append(e.name)
+    return bad
 
 
 def _log_ok(comm, log):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Key, Table, engine_options
+from ..config import Key, Table, engine_options, kspace_estimate, model_states
 from ..errors import DeckError
 from ..io.results import Results
 from ..kernels import dos as kdos
@@ -308,3 +308,11 @@ def plot(h5, stem):
     axd.set_xlabel("DOS (1/eV/cell)")
     axd.set_xlim(left=0)
     return [save_figure(fig, stem, "_bands.png", dpi=130)]
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["bands"]
+    n, _ = model_states(deck)
+    return kspace_estimate(deck, n_ranks, template_bytes=16.0 * p["bins"],
+                           extra_bytes=8.0 * (4 * p["bins"] + 3 * p["npoints"] * n), extra_key="bands.bins")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Key, Table, engine_options
+from ..config import Key, Table, engine_options, kspace_estimate
 from ..errors import DeckError, InputError
 from ..io.results import Results
 from ..kernels import kubo as K
@@ -41,7 +41,7 @@ SCHEMA = Table("slab_kubo", [
     Key("mode", "str", "film", "film: layer-resolved 2D film; bulk: 3D crystal (one 'layer')",
         choices=("film", "bulk")),
     Key("energy_resolution", "float", None, "energy-histogram bin width (default: exact at T = 0 "
-        "with the requested energies as bin edges; kT/10 at T > 0)", units="eV", gt=0.0),
+        "with the requested energies as bin edges; kT/10 at T > 0)", units="eV", ge=1e-6, le=10.0),
 ], "layer-resolved direct/inverse orbital and spin Hall responses (paper 003)")
 
 KINDS = ("direct", "inverse")
@@ -69,6 +69,10 @@ def check_deck(deck):
     e = np.asarray(p["energies"])
     if len(np.unique(e)) != len(e):
         raise DeckError("slab_kubo.energies", e.tolist(), "energies must be distinct")
+    layers = deck["model"].get("layers")
+    if p["mode"] == "film" and layers is not None and 2 * p["surface_layers"] > layers:
+        raise DeckError("slab_kubo.surface_layers", p["surface_layers"],
+                        f"at most {layers // 2} (half of model.layers = {layers}) per side")
 
 
 # ---- setup shared by run, the tests and the benchmark ----------------------
@@ -416,3 +420,16 @@ def plot(h5, stem):
         fig.tight_layout()
         paths.append(save_figure(fig, stem, "_energy.png", dpi=110))
     return paths
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["slab_kubo"]
+    n_e = len(np.atleast_1d(p["energies"]))
+    layers = deck["model"].get("layers") or 1
+    bins, key = 4 * n_e + 8, "slab_kubo.energies"
+    if p["energy_resolution"] is not None:            # histogram over ~40 eV of bands
+        bins, key = max(bins, 40.0 / p["energy_resolution"]), "slab_kubo.energy_resolution"
+    hist = bins * 2 * 4 * 2 * layers * 8.0
+    return kspace_estimate(deck, n_ranks, template_bytes=hist, per_k_matrices=10,
+                           extra_bytes=2 * hist, extra_key=key)
