@@ -301,7 +301,8 @@ def solve(lat, T, solver, comm, log=None, checkpoint=None, engine_kw=None, spars
         return {"col": col, "site": site, "F": F, "info": info}
     if solver == "sparse":
         from ..solvers.slepc import solve_sparse
-        b, F, sinfo = solve_sparse(lat, T, comm, log=log, **(sparse_opts or {}))
+        b, F, sinfo = solve_sparse(lat, T, comm, log=log, checkpoint=checkpoint,
+                                   **(engine_kw or {}), **(sparse_opts or {}))
         info.update(sinfo)
         site = rs.site_observables(lat, b)
         colloc = rs.column_average(site)
