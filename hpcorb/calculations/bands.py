@@ -314,5 +314,7 @@ def estimate(deck, n_ranks):
     """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
     p = deck["bands"]
     n, _ = model_states(deck)
+    path_bytes = 8.0 * 3 * p["npoints"] * n
     return kspace_estimate(deck, n_ranks, template_bytes=16.0 * p["bins"],
-                           extra_bytes=8.0 * (4 * p["bins"] + 3 * p["npoints"] * n), extra_key="bands.bins")
+                           extra_bytes=8.0 * 4 * p["bins"] + path_bytes,
+                           extra_key="bands.npoints" if path_bytes > 32.0 * p["bins"] else "bands.bins")

@@ -37,7 +37,8 @@ SCHEMA = Table("slab_kubo", [
     Key("temperature", "float", 0.0, "temperature of the Fermi function", units="K", ge=0.0),
     Key("fermi_energy", "float", None, "absolute Fermi energy (default: from the electron count "
         "on the same k-mesh)", units="eV"),
-    Key("surface_layers", "int", 3, "layers counted as surface at each vacuum side (Table 1)", ge=0),
+    Key("surface_layers", "int", None, "layers counted as surface at each vacuum side (Table 1); "
+        "default 3, or half the film when it is thinner; at most half the film", ge=0),
     Key("mode", "str", "film", "film: layer-resolved 2D film; bulk: 3D crystal (one 'layer')",
         choices=("film", "bulk")),
     Key("energy_resolution", "float", None, "energy-histogram bin width (default: exact at T = 0 "
@@ -70,7 +71,8 @@ def check_deck(deck):
     if len(np.unique(e)) != len(e):
         raise DeckError("slab_kubo.energies", e.tolist(), "energies must be distinct")
     layers = deck["model"].get("layers")
-    if p["mode"] == "film" and layers is not None and 2 * p["surface_layers"] > layers:
+    if p["mode"] == "film" and layers is not None and p["surface_layers"] is not None \
+            and 2 * p["surface_layers"] > layers:
         raise DeckError("slab_kubo.surface_layers", p["surface_layers"],
                         f"at most {layers // 2} (half of model.layers = {layers}) per side")
 
@@ -173,6 +175,9 @@ def run(deck, comm, log, checkpoint):
     p = deck["slab_kubo"]
     model, mesh = _prepare(deck)
     st = Setup(model, p["mode"], p["eta"])
+    if p["mode"] == "film" and p["surface_layers"] is not None and 2 * p["surface_layers"] > st.nl:
+        raise DeckError("slab_kubo.surface_layers", p["surface_layers"],
+                        f"at most {st.nl // 2} (half of the {st.nl} layers) per side")
     kT = K_B * p["temperature"]
     opts = engine_options(deck)
     chunk = deck["kmesh"]["chunk_size"] or default_chunk_size(mesh.n, cost_hint=max(1.0, (st.model.norb / 40.0) ** 3))
@@ -220,7 +225,7 @@ def run(deck, comm, log, checkpoint):
                 res.add(f"{kind}/{o}/{part}", arrays[kind][o][part], units,
                         what + ("L" if o == "orbital" else "S") + f"_gamma, {part.replace('_', ' ')}; "
                         "axes [energy, layer, gamma (x,y,z), beta (x,y)]")
-    s = p["surface_layers"]
+    s = min(3, st.nl // 2) if p["surface_layers"] is None else p["surface_layers"]
     res.attrs.update({
         "units": units, "eta_eV": p["eta"], "temperature_K": p["temperature"], "kmesh": list(mesh.size),
         "kmesh_shift": mesh.shift.tolist(), "fermi_energy_eV": ef, "fermi_energy_source": ef_source,

@@ -17,6 +17,7 @@ when complete, so a results file is never half-written.
 from __future__ import annotations
 
 import datetime
+import io
 import os
 import socket
 import subprocess
@@ -143,7 +144,7 @@ def write_results(path: str, results: Results, comm, log, *, deck_text: str = ""
     msg = None
     if comm.rank == 0:      # refuse before writing rather than fill the disk
         folder = os.path.dirname(os.path.abspath(path))
-        need = results_nbytes(results) + 1_000_000 + len(deck_text)
+        need = results_nbytes(results) + 65536 + len(deck_text)
         try:
             free = free_bytes(folder)
             if free < need:
@@ -192,16 +193,25 @@ def write_results(path: str, results: Results, comm, log, *, deck_text: str = ""
                         full[start:start + len(loc)] = loc
                     gathered[e.name] = full
         if comm.rank == 0:
+            # built in memory and written with plain file I/O: a full disk is then
+            # an ordinary OSError (HDF5 failing inside a close can crash the process)
+            buf = io.BytesIO()
+            with h5py.File(buf, "w") as f:
+                _write_all(f, results, root_attrs, comm, collective=False, gathered=gathered)
             try:
-                with h5py.File(tmp, "w") as f:
-                    _write_all(f, results, root_attrs, comm, collective=False, gathered=gathered)
-            except Exception as exc:
+                with open(tmp, "wb") as fh:
+                    fh.write(buf.getbuffer())
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
                 err = os_reason(exc)
+            del buf
         err = comm.bcast(err)
     if err is None and comm.rank == 0:
         try:
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
+            if parallel:
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
             os.replace(tmp, path)
         except OSError as exc:
             err = os_reason(exc)

@@ -158,35 +158,32 @@ class Checkpoint:
                 f.close()
 
     def save_group(self, stage, attrs: dict, arrays: dict):
-        """Replace one stage (other stages kept), atomically; digests on every dataset."""
+        """Replace one stage (other stages kept), atomically; digests on every dataset.
+
+        The file is built in memory and written with plain file I/O: a full
+        disk is then an ordinary OSError (HDF5 failing inside a close can
+        crash the process), the temporary file is removed and the previous
+        checkpoint stays as it was."""
+        import io
+
         import h5py
-        tmp = self.path + f".tmp{os.getpid()}"
-        try:
-            with h5py.File(tmp, "w") as out:
-                out.attrs["hpcorb_checkpoint"] = FORMAT
-                out.attrs["physics_hash"] = self.physics_hash
-                if self.exists():   # keep the other stages
-                    with self._open_read() as old:
-                        for name in old:
-                            if name != stage:
-                                old.copy(old[name], out, name=name)
-                g = out.create_group(stage)
-                for k, v in attrs.items():
-                    g.attrs[k] = v
-                for name, arr in arrays.items():
-                    arr = np.asarray(arr)
-                    d = g.create_dataset(name, data=arr)
-                    d.attrs["sha256"] = digest(arr)
-                out.flush()
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except InputError:
-            _unlink(tmp)
-            raise
-        except Exception as exc:
-            _unlink(tmp)
-            raise SystemFault(f"cannot write checkpoint {self.path}: {os_reason(exc)}") from None
+        buf = io.BytesIO()
+        with h5py.File(buf, "w") as out:
+            out.attrs["hpcorb_checkpoint"] = FORMAT
+            out.attrs["physics_hash"] = self.physics_hash
+            if self.exists():   # keep the other stages
+                with self._open_read() as old:
+                    for name in old:
+                        if name != stage:
+                            old.copy(old[name], out, name=name)
+            g = out.create_group(stage)
+            for k, v in attrs.items():
+                g.attrs[k] = v
+            for name, arr in arrays.items():
+                arr = np.asarray(arr)
+                d = g.create_dataset(name, data=arr)
+                d.attrs["sha256"] = digest(arr)
+        write_atomic(self.path, buf.getbuffer(), what="checkpoint")
 
     # ---- engine stages -------------------------------------------------
     def load_stage(self, stage, plan, full_shapes, mode):
@@ -227,6 +224,21 @@ class Checkpoint:
 
 class _Bad(Exception):
     pass
+
+
+def write_atomic(path: str, data, what: str = "file"):
+    """Write bytes to ``path`` via a temporary file + fsync + rename; on any
+    OSError the temporary file is removed and SystemFault names ``path``."""
+    tmp = path + f".tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _unlink(tmp)
+        raise SystemFault(f"cannot write {what} {path}: {os_reason(exc)}") from None
 
 
 def _unlink(path):
