@@ -43,7 +43,7 @@ def tables(calc, out="r.h5", **output):
                               "sweep": {"parameter": "U", "values": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]}},
                 "output": o, "parallel": {"sync_interval": 0.0}}
     return {"calculation": {"type": "trilayer"},
-            "trilayer": {"nx": 8, "ny": 6, "n_fm": 1, "mu": -1.0, "temperature": 0.05,
+            "trilayer": {"nx": 6, "ny": 4, "n_fm": 1, "mu": -1.0, "temperature": 0.05,
                          "m_left": [1.0, 0.0, 0.0], "m_right": [0.0, 1.0, 0.0], "disorder": 0.5,
                          "seed": 3, "solver": "sparse", "sparse": {"window_nev": 12}},
             "output": o, "parallel": {"sync_interval": 0.0, "progress_interval": 0.5}}
@@ -51,6 +51,8 @@ def tables(calc, out="r.h5", **output):
 
 def _env(extra=None):
     e = dict(os.environ)
+    # idle ranks yield the core: on a busy 2-core machine busy-polling ranks crawl
+    e.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
     for k in ("HPCORB_FAULT", "HPCORB_FAULT_READY", "HPCORB_FAULT_SLOW"):
         e.pop(k, None)
     e.update(extra or {})
@@ -155,17 +157,19 @@ def test_signal_checkpoint_exit75_and_resume(tmp_path, refs, target, sig, calc, 
     assert not os.path.exists(tmp_path / "r.h5.ckpt") and not os.path.exists(tmp_path / "r.h5.lock")
 
 
-KILLS = [("kspace", 3), ("kspace", 54), ("sweep", 2), ("sparse", 2), ("sparse", 9)]
+KILLS = [("kspace", 3), ("kspace", 25), ("sweep", 2), ("sparse", 2), ("sparse", 6)]
 
 
 @pytest.mark.parametrize("calc,at", KILLS, ids=[f"{c}-{n}" for c, n in KILLS])
-def test_kill9_and_resume_on_two_ranks(tmp_path, refs, calc, at):
+def test_kill9_on_two_ranks_and_resume_serially(tmp_path, refs, calc, at):
+    """Rank 0 is killed (SIGKILL) after its at-th work item (chunk, sweep point or
+    sparse window) of a 2-rank run; the run resumes on 1 rank."""
     deck = write_deck(tmp_path / "d.toml", tables(calc, checkpoint_interval=1e-6))
-    r = cli([deck], cwd=tmp_path, env={"HPCORB_FAULT": f"kill:{at}"})
-    assert r.returncode == -9, r.stderr[-2000:]
+    r = cli([deck, "-n", "2"], cwd=tmp_path, env={"HPCORB_FAULT": f"kill:{at}"})
+    assert r.returncode not in (0, 75), r.stderr[-2000:]
     assert os.path.exists(tmp_path / "r.h5.ckpt") and not os.path.exists(tmp_path / "r.h5")
     assert not glob.glob(str(tmp_path / "*.tmp*"))
-    r = cli([deck, "-n", "2"], cwd=tmp_path)          # the dead run's lock is stale: taken over
+    r = cli([deck], cwd=tmp_path)          # the dead run's lock is stale: taken over
     assert r.returncode == 0, r.stderr[-3000:]
     assert "resuming from checkpoint" in r.stderr
     assert_same(tmp_path / "r.h5", refs[calc])
@@ -191,7 +195,7 @@ def _ckpt_datasets(path):
     return names
 
 
-@pytest.mark.parametrize("calc,at", [("kspace", 20), ("sparse", 4)])
+@pytest.mark.parametrize("calc,at", [("kspace", 20), ("sparse", 3)])
 def test_flipped_byte_in_every_dataset_refused_good_checkpoint_resumes(tmp_path, refs, calc, at):
     deck = write_deck(tmp_path / "d.toml", tables(calc, checkpoint_interval=1e-6))
     assert cli([deck], cwd=tmp_path, env={"HPCORB_FAULT": f"kill:{at}"}).returncode == -9
@@ -212,7 +216,7 @@ def test_flipped_byte_in_every_dataset_refused_good_checkpoint_resumes(tmp_path,
         assert open(aside, "rb").read() == bad
         assert not (tmp_path / "r.h5").exists()
     ck.write_bytes(good)
-    r = cli([deck, "-n", "3"], cwd=tmp_path)
+    r = cli([deck, "-n", "2"] if calc == "kspace" else [deck], cwd=tmp_path)
     assert r.returncode == 0 and "resuming from checkpoint" in r.stderr, r.stderr[-2000:]
     assert_same(tmp_path / "r.h5", refs[calc])
 
