@@ -288,7 +288,7 @@ def run_deck(path: str) -> int:
     from .parallel.checkpoint import Checkpoint
     from .parallel.engine import RankFailure
 
-    signals.install()       # SIGTERM/SIGUSR1/SIGINT -> checkpoint at the next sync, not death
+    signals.install(signals.NAMES)   # SIGTERM/SIGUSR1/SIGINT -> checkpoint at the next sync, not death
     comm = world()
     started = now_iso()
     log = Logger(comm)

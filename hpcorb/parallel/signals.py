@@ -34,7 +34,7 @@ import time
 
 class _State:
     caught: str | None = None
-    installed = False
+    installed: set = set()
     chunks = 0
 
 
@@ -48,13 +48,15 @@ def _handler(signum, frame):
         STATE.caught = name
 
 
-def install():
-    if STATE.installed:
-        return
+def install(names=("SIGTERM", "SIGUSR1")):
+    """Note these signals instead of dying.  The engine installs SIGTERM and
+    SIGUSR1 only (a notebook keeps its Ctrl-C); the launcher's ``run_deck``
+    installs all of NAMES, SIGINT included."""
     try:
-        for name in NAMES:
-            signal.signal(getattr(signal, name), _handler)
-        STATE.installed = True
+        for name in names:
+            if name not in STATE.installed:
+                signal.signal(getattr(signal, name), _handler)
+                STATE.installed.add(name)
     except ValueError:     # not the main thread: leave the defaults
         pass
 
