@@ -341,3 +341,18 @@ def test_warnings_become_one_log_line():
         np.log(np.zeros(2))                  # RuntimeWarning: divide by zero
     lines = buf.getvalue().splitlines()
     assert len(lines) == 1 and "warning: RuntimeWarning: divide by zero" in lines[0], lines
+
+
+def test_numpy_warning_in_a_run_is_one_log_line(tmp_path):
+    """An overflow inside a kernel (cosh of d/lambda = 1e8) used to print the raw
+    RuntimeWarning with its source line; now it is one log line."""
+    deck = write_deck(tmp_path / "d.toml", {
+        "calculation": {"type": "bilayer"},
+        "bilayer": {"d_N": 1e5, "lambda_s_N": 1e-3, "points": 11},
+        "output": {"file": "r.h5", "plots": False}})
+    r = cli([deck], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    hits = [ln for ln in r.stderr.splitlines() if "Warning" in ln]
+    assert hits and all(ln.startswith("[hpcorb") and "warning: RuntimeWarning" in ln for ln in hits), hits
+    assert "np.cosh" not in r.stderr                     # no source line echoed
+    assert "RuntimeWarning" in (tmp_path / "r.log").read_text()
