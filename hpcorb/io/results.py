@@ -106,6 +106,9 @@ def _attr_value(v):
     return v
 
 
+IN_MEMORY_MAX = 1 << 30     # results up to 1 GiB are built in memory before touching the disk
+
+
 def results_nbytes(results: Results) -> int:
     """Bytes of data in ``results`` (global shapes), for the free-space check."""
     n = 0
@@ -192,7 +195,13 @@ def write_results(path: str, results: Results, comm, log, *, deck_text: str = ""
                     for start, loc in pieces:
                         full[start:start + len(loc)] = loc
                     gathered[e.name] = full
-        if comm.rank == 0:
+        if comm.rank == 0 and results_nbytes(results) > IN_MEMORY_MAX:
+            try:        # too large to hold twice: HDF5 writes the file (free space checked above)
+                with h5py.File(tmp, "w") as f:
+                    _write_all(f, results, root_attrs, comm, collective=False, gathered=gathered)
+            except Exception as exc:
+                err = os_reason(exc)
+        elif comm.rank == 0:
             # built in memory and written with plain file I/O: a full disk is then
             # an ordinary OSError (HDF5 failing inside a close can crash the process)
             buf = io.BytesIO()
@@ -209,7 +218,7 @@ def write_results(path: str, results: Results, comm, log, *, deck_text: str = ""
         err = comm.bcast(err)
     if err is None and comm.rank == 0:
         try:
-            if parallel:
+            if parallel or results_nbytes(results) > IN_MEMORY_MAX:
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
             os.replace(tmp, path)
