@@ -356,3 +356,26 @@ def test_numpy_warning_in_a_run_is_one_log_line(tmp_path):
     assert hits and all(ln.startswith("[hpcorb") and "warning: RuntimeWarning" in ln for ln in hits), hits
     assert "np.cosh" not in r.stderr                     # no source line echoed
     assert "RuntimeWarning" in (tmp_path / "r.log").read_text()
+
+
+def test_kill9_of_the_launcher_leaves_a_checkpoint_and_no_orphans(tmp_path, refs):
+    """mpiexec dies with its parent (PR_SET_PDEATHSIG -> SIGTERM): the ranks
+    checkpoint and exit instead of running on unattended."""
+    deck = write_deck(tmp_path / "d.toml", tables("kspace"))
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "hpcorb.launch", deck, "-n", "2"], cwd=tmp_path,
+                            env=_env({"HPCORB_FAULT_SLOW": "0.3", "HPCORB_FAULT_READY": str(ready)}),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    rank0 = _wait_for(str(ready), proc)
+    mpiexec = _children(proc.pid)
+    proc.kill()
+    proc.wait()
+    t0 = time.time()
+    while any(os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] != "Z"
+              for p in [rank0, *mpiexec]):
+        assert time.time() - t0 < 60, "ranks outlived their launcher"
+        time.sleep(0.1)
+    assert (tmp_path / "r.h5.ckpt").exists() and not (tmp_path / "r.h5.lock").exists()
+    r = cli([deck], cwd=tmp_path)
+    assert r.returncode == 0 and "resuming from checkpoint" in r.stderr, r.stderr[-2000:]
+    assert_same(tmp_path / "r.h5", refs["kspace"])
