@@ -58,7 +58,7 @@ import time
 
 import numpy as np
 
-from ..errors import CheckpointStop, SystemFault
+from ..errors import CheckpointStop, InputError, SystemFault
 from ..kernels import realspace as rs
 from ..log import fmt_seconds
 from ..parallel import signals
@@ -209,7 +209,6 @@ def solve_sparse(lat, T, comm, log=None, nev=96, window_kt=40.0, tol=1e-13, fact
     if saved is not None:
         attrs, arrays = saved
         if (int(attrs["nx"]), int(attrs["ny"]), int(attrs["norb"]), int(attrs["nev"])) != (nx, ny, no, nev):
-            from ..errors import InputError
             raise InputError(f"checkpoint {checkpoint.path}: stage {STAGE!r} is of another lattice; "
                              "delete it to start from scratch")
         _restore_blocks(blocks, {k: arrays[f"blocks/{k}"] for k in rs.BLOCK_NAMES})
