@@ -88,8 +88,18 @@ def run_child(cmd: list[str]) -> int:
 
         def forward(signum, frame):
             name = signal.Signals(signum).name
-            if not received:
-                received.append(name)
+            first = not received
+            received.append(name)
+            if received.count("SIGINT") >= 3 and proc is not None:
+                # a third Ctrl-C: the user will not wait for the checkpoint
+                print("hpcorb: error: third interrupt: killing the run without a checkpoint",
+                      file=sys.stderr, flush=True)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                return
+            if first:
                 try:
                     with open(sigfile, "w") as f:
                         f.write(f"{name} (to the launcher, pid {os.getpid()})")
@@ -104,7 +114,10 @@ def run_child(cmd: list[str]) -> int:
         names = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
         old = {s: signal.signal(s, forward) for s in names}
         try:
-            proc = subprocess.Popen(cmd, env=env, process_group=0, preexec_fn=_die_with_parent)
+            # stdin from /dev/null: in a process group of its own, mpiexec reading the
+            # terminal (it forwards stdin to rank 0) would be stopped by SIGTTIN
+            proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, process_group=0,
+                                    preexec_fn=_die_with_parent)
             if received:        # a signal came while starting
                 proc.send_signal(signal.SIGUSR1)
             rc = proc.wait()
@@ -117,6 +130,8 @@ def run_child(cmd: list[str]) -> int:
                 code = int(f.read().strip())
         except (OSError, ValueError):
             pass
+    if received.count("SIGINT") >= 3:
+        return 130
     if code is not None and code != 0 and rc != 0:
         return code         # e.g. 75 while mpiexec, itself signalled, says 1
     return rc if rc >= 0 else 128 - rc
@@ -368,6 +383,9 @@ def run_deck(path: str) -> int:
             log.error(str(e))
             _finish(comm, log, lock, EXIT_INPUT)
             comm.abort(EXIT_INPUT)
+    except KeyboardInterrupt:       # a third Ctrl-C (signals.py): stop now, no checkpoint
+        _finish(comm, log, lock, 130)
+        raise
     except Exception as e:  # a bug or a system problem: full traceback into the log
         log.error(f"{type(e).__name__}: {e} (during {stage}; traceback follows)")
         if log.file:

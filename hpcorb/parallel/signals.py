@@ -1,7 +1,7 @@
 """One signal model for every way a run is stopped.
 
 SIGTERM, SIGUSR1 and SIGINT (what Slurm, mpiexec, ``kill`` and Ctrl-C send)
-never kill a rank: :func:`install` replaces their default action by a note
+never kill a rank (a third SIGINT does: the user will not wait): :func:`install` replaces their default action by a note
 in ``STATE.caught``.  Whoever computes reads it at its next sync point (the
 k-mesh engine, the sparse trilayer windows), writes a checkpoint and stops
 with exit code 75.  A signal that arrives after the last sync (while
@@ -36,6 +36,7 @@ class _State:
     caught: str | None = None
     installed: set = set()
     chunks = 0
+    interrupts = 0
 
 
 STATE = _State()
@@ -44,6 +45,10 @@ NAMES = ("SIGTERM", "SIGUSR1", "SIGINT")
 
 def _handler(signum, frame):
     name = signal.Signals(signum).name
+    if name == "SIGINT":
+        STATE.interrupts += 1
+        if STATE.interrupts >= 3:      # the user will not wait for the checkpoint
+            raise KeyboardInterrupt
     if STATE.caught is None or STATE.caught == "SIGUSR1":
         STATE.caught = name
 
