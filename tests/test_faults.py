@@ -379,3 +379,24 @@ def test_kill9_of_the_launcher_leaves_a_checkpoint_and_no_orphans(tmp_path, refs
     r = cli([deck], cwd=tmp_path)
     assert r.returncode == 0 and "resuming from checkpoint" in r.stderr, r.stderr[-2000:]
     assert_same(tmp_path / "r.h5", refs["kspace"])
+
+
+def test_third_ctrl_c_stops_at_once(tmp_path):
+    """Two Ctrl-C mean 'checkpoint and stop'; a third one means 'now' (exit 130)."""
+    deck = write_deck(tmp_path / "d.toml", tables("kspace"))
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "hpcorb.launch", deck], cwd=tmp_path,
+                            env=_env({"HPCORB_FAULT_SLOW": "2", "HPCORB_FAULT_READY": str(ready)}),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for(str(ready), proc)
+        for _ in range(3):
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.1)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    assert not (tmp_path / "r.h5").exists() and not (tmp_path / "r.h5.lock").exists()
