@@ -30,7 +30,7 @@ SCHEMA = Table("bands", [
     Key("npoints", "int", 300, "k-points along the whole path (shared by segment length)", ge=2),
     Key("path", "any", None, "custom path: list of points [\"LABEL\", f1, f2(, f3)] in fractional "
         "reciprocal coordinates; the string \"|\" starts a new branch (default: per lattice)"),
-    Key("broadening", "float", 0.05, "Gaussian broadening of the DOS", units="eV", gt=0.0),
+    Key("broadening", "float", 0.05, "Gaussian broadening of the DOS", units="eV", ge=1e-6, le=100.0),
     Key("bins", "int", 200000, "histogram bins for DOS and Fermi level", ge=100, le=50_000_000),
     Key("window", "floats", [-8.0, 6.0], "energy window of the plot, relative to E_F", units="eV", length=2),
 ], "band structure, DOS and Fermi level")

@@ -29,7 +29,7 @@ from ..parallel.kmesh import KMesh
 SCHEMA = Table("diffusion", [
     Key("energies", "grid", [0.0], "energies relative to the Fermi level: a list or {start, stop, num}",
         units="eV"),
-    Key("gamma", "float", 0.1, "disorder broadening Gamma", units="eV", gt=0.0),
+    Key("gamma", "float", 0.1, "disorder broadening Gamma", units="eV", ge=1e-6, le=100.0),
     Key("soc_scales", "floats", None, "SOC strengths to scan in one run (0 = no SOC, 1 = the "
         "material's own); default [model] soc_scale (builtin toys: params.soc_scale)", ge=0.0),
     Key("fermi_energy", "float", None, "absolute Fermi energy (eV); default: from the electron count, "

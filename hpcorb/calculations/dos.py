@@ -20,7 +20,8 @@ from ..parallel.engine import Plan, default_chunk_size, run_chunks
 from ..parallel.kmesh import KMesh
 
 SCHEMA = Table("dos", [
-    Key("broadening", "float", 0.05, "width of the broadening function", units="eV", gt=0.0),
+    Key("broadening", "float", 0.05, "width of the broadening function", units="eV", gt=0.0,
+        le=100.0),
     Key("smearing", "str", "gaussian", "broadening function (Gaussian sigma or Lorentzian HWHM)",
         choices=("gaussian", "lorentzian")),
     Key("energies", "grid", None, "output energies, absolute (default: band range +- 5 broadening, "

@@ -42,8 +42,10 @@ SWEEP_PARAMETERS = ("U", "r", "alpha")
 SCHEMA = Table("interface", [
     Key("U", "float", 0.5, "potential step of the right layer (must be below E_F)", units="E_F", ge=-1e4,
         lt=1.0),
-    Key("r", "float", 0.5, "crystal-field strength r of r (L.k)^2", units="hbar^2/2m", ge=0.0),
-    Key("alpha", "float", 0.0, "interfacial orbital Rashba alpha_R (alpha_R k_F^2/E_F)", units="hbar^2/2m"),
+    Key("r", "float", 0.5, "crystal-field strength r of r (L.k)^2", units="hbar^2/2m", ge=0.0,
+        le=1e4),
+    Key("alpha", "float", 0.0, "interfacial orbital Rashba alpha_R (alpha_R k_F^2/E_F)", units="hbar^2/2m",
+        ge=-1e4, le=1e4),
     Key("incident", "strs", ["x", "y", "z"], "incident dipole states |L_x>, |L_y>, |L_z>",
         choices=("x", "y", "z")),
     Key("z_max", "float", 30.0, "end of the z window of the profiles", units="1/k_F", gt=0.0),

@@ -33,8 +33,8 @@ from ..parallel.kmesh import KMesh
 
 SCHEMA = Table("slab_kubo", [
     Key("energies", "grid", [0.0], "Fermi energies relative to E_F: list or {start, stop, num}", units="eV"),
-    Key("eta", "float", 0.1, "broadening eta of the Kubo formula", units="eV", gt=0.0),
-    Key("temperature", "float", 0.0, "temperature of the Fermi function", units="K", ge=0.0),
+    Key("eta", "float", 0.1, "broadening eta of the Kubo formula", units="eV", ge=1e-6, le=100.0),
+    Key("temperature", "float", 0.0, "temperature of the Fermi function", units="K", ge=0.0, le=1e5),
     Key("fermi_energy", "float", None, "absolute Fermi energy (default: from the electron count "
         "on the same k-mesh)", units="eV"),
     Key("surface_layers", "int", None, "layers counted as surface at each vacuum side (Table 1); "
