@@ -319,13 +319,13 @@ def run_deck(path: str) -> int:
         est = []
         _agree(comm, lambda: est.append(check_resources(deck, comm.size,
                                                         hosts.count(socket.gethostname()))))
-        ckpt = Checkpoint(checkpoint_path(deck), deck.physics_hash())
-        _agree(comm, ckpt.verify)
 
         def take_lock():
             nonlocal lock
             lock = acquire_lock(out)
-        _agree(comm, take_lock)
+        _agree(comm, take_lock)     # before the checkpoint: never judge a live run's file
+        ckpt = Checkpoint(checkpoint_path(deck), deck.physics_hash())
+        _agree(comm, ckpt.verify)
 
         def open_log():
             nonlocal log
