@@ -497,6 +497,17 @@ def require_writable_output(deck: Deck):
     ck = outs["output.checkpoint_file"]
     if _same(out, ck):
         raise DeckError("output.checkpoint_file", ck, "is the results file; choose another name")
+    names = list(outs)
+    for i, a in enumerate(names):           # results, checkpoint, log and lock are four files
+        for b in names[i + 1:]:
+            if _same(outs[a], outs[b]):
+                label = {"output.file": "results", "output.checkpoint_file": "checkpoint",
+                         "output.file (log)": "log", "output.file (lock)": "lock"}
+                key = "output.checkpoint_file" if "checkpoint" in a + b else "output.file"
+                raise DeckError(key, deck["output"]["checkpoint_file"] or deck["output"]["file"]
+                                if key == "output.checkpoint_file" else out,
+                                f"the run's {label[a]} and {label[b]} files would be the same file "
+                                f"({outs[b]}); choose another name")
     for key in ("output.file", "output.checkpoint_file"):
         path = outs[key]
         folder = os.path.dirname(path) or "."

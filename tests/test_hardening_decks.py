@@ -91,6 +91,7 @@ CASES = {
     "dos: checkpoint is the model": ("dos", setk("output.checkpoint_file", "sp_hr.dat"), "output.checkpoint_file"),
     "dos: checkpoint is the results file": ("dos", setk("output.checkpoint_file", "out.h5"), "output.checkpoint_file"),
     "interface: output symlink to the deck": ("interface", symlink_to("deck.toml"), "output.file"),
+    "dos: checkpoint is the log": ("dos", setk("output.checkpoint_file", "out.log"), "output.checkpoint_file"),
     "dos: output is another run's checkpoint": ("dos", fake_checkpoint("other.h5.ckpt"), "output.file"),
     "dos: overwrite of a non-results file": ("dos", existing("notes.h5", b"my notes\n", setk("output.file", "notes.h5")),
                                              "output.file"),
