@@ -151,8 +151,8 @@ def write_results(path: str, results: Results, comm, log, *, deck_text: str = ""
         try:
             free = free_bytes(folder)
             if free < need:
-                msg = (f"cannot write results {path}: ~{need / 1e6:.1f} MB needed, "
-                       f"{free / 1e6:.1f} MB free in {folder}")
+                msg = (f"cannot write results {path}: No space left on device "
+                       f"(~{need / 1e3:.0f} kB needed, {free / 1e3:.0f} kB free in {folder})")
         except OSError as exc:
             msg = f"cannot write results {path}: {os_reason(exc)}"
     msg = comm.bcast(msg)
