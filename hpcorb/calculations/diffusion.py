@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Key, Table, engine_options
+from ..config import Key, Table, engine_options, kspace_estimate, model_states
 from ..errors import DeckError
 from ..io.results import Results
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
@@ -29,7 +29,7 @@ from ..parallel.kmesh import KMesh
 SCHEMA = Table("diffusion", [
     Key("energies", "grid", [0.0], "energies relative to the Fermi level: a list or {start, stop, num}",
         units="eV"),
-    Key("gamma", "float", 0.1, "disorder broadening Gamma", units="eV", gt=0.0),
+    Key("gamma", "float", 0.1, "disorder broadening Gamma", units="eV", ge=1e-6, le=100.0),
     Key("soc_scales", "floats", None, "SOC strengths to scan in one run (0 = no SOC, 1 = the "
         "material's own); default [model] soc_scale (builtin toys: params.soc_scale)", ge=0.0),
     Key("fermi_energy", "float", None, "absolute Fermi energy (eV); default: from the electron count, "
@@ -437,3 +437,14 @@ def plot(h5, stem) -> list:
     fig.tight_layout()
     paths.append(save_figure(fig, stem, "_swapping.png"))
     return paths
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["diffusion"]
+    n, _ = model_states(deck)
+    n_e = len(np.atleast_1d(p["energies"]))
+    n_s = len(p["soc_scales"] or [1])
+    per_batch = p["batch"] * (6 + 4 * n_e) * 16.0 * n * n        # Green's functions per energy
+    return kspace_estimate(deck, n_ranks, template_bytes=8.0 * n_s * (n_e * 64 + 100000),
+                           extra_bytes=per_batch, extra_key="diffusion.energies")
