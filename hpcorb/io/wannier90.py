@@ -339,3 +339,82 @@ def write_model(model, seedname: str, comment: str | None = None, spinor_order_w
         f.write("orbitals = " + json.dumps(specs) + "\n")
     paths["order"] = order
     return paths
+
+
+def read_wsvec(path: str, R, n: int):
+    """``seedname_wsvec.dat`` (Wannier90 >= 2.1, ``use_ws_distance``): the Wigner-Seitz
+    shifts of every (R, m, n) element, as a list over R of dicts {(m, n): T (ndeg, 3) int}
+    holding only the non-trivial entries (T != 0 or ndeg > 1), m, n 0-based.
+
+    Layout: a header line; then per R and pair: ``R1 R2 R3 m n`` (1-based m, n),
+    ``ndeg``, and ndeg lines of integer shifts T (lattice units) such that
+    Wannier90 interpolates ``H_mn(k) = sum_R sum_T exp(i k.(R + T)) H_mn(R) / (deg_R ndeg)``.
+    """
+    lines, fail = read_lines(path, "Wannier90 _wsvec.dat")
+    index = {tuple(int(x) for x in r): i for i, r in enumerate(np.asarray(R, dtype=int))}
+    out = [dict() for _ in range(len(index))]
+    seen = np.zeros((len(index), n, n), dtype=bool)
+    i = 1
+    nl = len(lines)
+    while i < nl:
+        w = lines[i].split()
+        if not w:
+            i += 1
+            continue
+        try:
+            r1, r2, r3, m, k = (int(x) for x in w[:5])
+            nd = int(lines[i + 1].split()[0])
+            T = np.array([[int(x) for x in lines[i + 2 + d].split()[:3]] for d in range(nd)], dtype=int)
+        except (ValueError, IndexError):
+            fail(i + 1, f"expected 'R1 R2 R3 m n', ndeg and ndeg shift lines, found {lines[i].strip()!r}")
+        if nd < 1 or T.shape != (nd, 3):
+            fail(i + 2, f"ndeg must be >= 1 with {nd} lines of 3 integer shifts")
+        ir = index.get((r1, r2, r3))
+        if ir is None:
+            fail(i + 1, f"R = ({r1}, {r2}, {r3}) is not in the Hamiltonian file")
+        if not (1 <= m <= n and 1 <= k <= n):
+            fail(i + 1, f"orbital index outside 1..{n}")
+        seen[ir, m - 1, k - 1] = True
+        if nd > 1 or np.any(T != 0):
+            out[ir][(m - 1, k - 1)] = T
+        i += 2 + nd
+    if not seen.all():
+        ir, m, k = np.argwhere(~seen)[0]
+        raise InputError(f"{path}: malformed Wannier90 _wsvec.dat: no entry for R = "
+                         f"{tuple(int(x) for x in np.asarray(R)[ir])}, m = {m + 1}, n = {k + 1}")
+    return out
+
+
+def apply_wsvec(R, H, shifts):
+    """Spread H(R) over the Wigner-Seitz images: returns (R', H') with
+    ``H'(R + T)_mn += H_mn(R) / ndeg`` for each shift T of (R, m, n), so that a plain
+    Fourier sum over R' equals Wannier90's ``use_ws_distance`` interpolation exactly."""
+    R = np.asarray(R, dtype=int)
+    H = np.asarray(H, dtype=complex)
+    if not any(shifts):
+        return R, H
+    index = {tuple(r): i for i, r in enumerate(R)}
+    newR = [tuple(r) for r in R]
+    extra = {}
+    Hn = H.copy()
+    for ir, d in enumerate(shifts):
+        for (m, k), T in d.items():
+            h = H[ir, m, k] / len(T)
+            Hn[ir, m, k] = 0.0
+            for t in T:
+                key = tuple(int(x) for x in R[ir] + t)
+                j = index.get(key)
+                if j is None:
+                    j = len(newR)
+                    index[key] = j
+                    newR.append(key)
+                extra.setdefault(j, []).append((m, k, h))
+    if len(newR) > len(R):
+        Hn = np.concatenate([Hn, np.zeros((len(newR) - len(R),) + H.shape[1:], complex)])
+    for j, items in extra.items():
+        for m, k, h in items:
+            Hn[j, m, k] += h
+    keep = np.abs(Hn).reshape(len(newR), -1).max(axis=1) > 0
+    if (0, 0, 0) in index:
+        keep[index[(0, 0, 0)]] = True
+    return np.array(newR, dtype=int)[keep], Hn[keep]
