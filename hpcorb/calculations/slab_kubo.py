@@ -154,6 +154,7 @@ def _prepare(deck):
     if model.periodic != dim:
         raise DeckError("kmesh.size", deck["kmesh"]["size"],
                         f"the model is periodic in {model.periodic} directions; mode = \"{p['mode']}\" needs {dim}")
+    model.require_geometry("slab_kubo (velocities and the cell volume)")
     mesh = KMesh(deck["kmesh"]["size"], deck["kmesh"]["shift"])
     if p["fermi_energy"] is None and model.electrons is None:
         raise DeckError("slab_kubo.fermi_energy", None, "give fermi_energy (eV) or [model] electrons "
@@ -216,6 +217,7 @@ def run(deck, comm, log, checkpoint):
                 res.add(f"{kind}/{o}/{part}", arrays[kind][o][part], units,
                         what + ("L" if o == "orbital" else "S") + f"_gamma, {part.replace('_', ' ')}; "
                         "axes [energy, layer, gamma (x,y,z), beta (x,y)]")
+    res.attrs.update(model.provenance())
     s = p["surface_layers"]
     res.attrs.update({
         "units": units, "eta_eV": p["eta"], "temperature_K": p["temperature"], "kmesh": list(mesh.size),

@@ -77,6 +77,7 @@ def _wannier90(m, periodic):
     """
     from ..io.wannier90 import read_centres, read_hr, read_tb
     positions = None
+    missing = None
     if m.get("tb_file"):
         path = m["tb_file"]
         if not os.path.isfile(path):
@@ -93,7 +94,10 @@ def _wannier90(m, periodic):
             raise DeckError("model.hr_file", path, "no such file")
         R, H = read_hr(path)
         lattice = np.eye(3)
+        missing = ("model.lattice: the lattice vectors (Angstrom) of this hr_file; give lattice = "
+                   "[[a1x,a1y,a1z],[a2x,...],[a3x,...]], or use wannier90 = seedname or tb_file")
         if m.get("lattice") is not None:
+            missing = None
             lat = m["lattice"]
             try:
                 lattice = np.array(lat, dtype=float)
@@ -126,6 +130,11 @@ def _wannier90(m, periodic):
             positions = np.array([atom_list[a][1] for a in atoms])
     if positions is None:
         positions = np.zeros((n, 3))
+        n_sites = n if atoms is None else len(np.unique(atoms))
+        if n_sites > 1 and missing is None:
+            missing = ("model.centres_file: the position of each Wannier function (seedname_centres.xyz); "
+                       f"{os.path.basename(path)} has {n_sites} sites and without positions all would "
+                       "sit at the origin")
     dim = 3 if periodic is None else periodic
     if dim == 2 and np.any(R[:, 2] != 0):
         raise DeckError("kmesh.size", "2 entries", f"{path} has hoppings along a3 (R3 != 0): "
@@ -133,6 +142,8 @@ def _wannier90(m, periodic):
     model = TBModel(lattice=lattice, R=R, H=H, positions=positions, periodic=dim,
                     atoms=atoms, orbitals=orbitals, spins=spins,
                     name=os.path.basename(path), meta={"source": "wannier90", "hr_file": path, **spinor_meta})
+    if missing:
+        model.meta["missing_geometry"] = missing
     if spin:
         model.meta["soc"] = "as contained in the Wannier90 Hamiltonian (soc_scale does not apply)"
     herm = model.check_hermitian()

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import DeckError
+
 
 @dataclass
 class TBModel:
@@ -65,7 +67,25 @@ class TBModel:
         self.spins = np.asarray(self.spins, dtype=int)
         self._flat = None
 
+    def provenance(self) -> dict:
+        """``meta`` entries that are numbers or strings, as ``model_KEY`` result attributes
+        (source files, spinor order and its fit residuals, Wigner-Seitz note...)."""
+        out = {}
+        for k, v in self.meta.items():
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                out[f"model_{k}"] = v
+        return out
+
     # ---- geometry ---------------------------------------------------------
+    def require_geometry(self, what: str = "this calculation"):
+        """Refuse (DeckError naming the deck key) when the lattice or the positions
+        were not given: velocities, areas and volumes need them.  Builders record a
+        missing one as ``meta["missing_geometry"] = "model.KEY: why"``."""
+        miss = self.meta.get("missing_geometry")
+        if miss:
+            key, why = miss.split(": ", 1)
+            raise DeckError(key, None, f"{what} needs it: {why}")
+
     @property
     def norb(self) -> int:
         return self.H.shape[1]
@@ -86,6 +106,7 @@ class TBModel:
     @property
     def cell_volume(self) -> float:
         """Volume (bulk, Angstrom^3) or area (film, Angstrom^2) of the cell."""
+        self.require_geometry("a cell volume or area")
         if self.periodic == 3:
             return abs(np.linalg.det(self.lattice))
         return float(np.linalg.norm(np.cross(self.lattice[0], self.lattice[1])))
@@ -133,6 +154,7 @@ class TBModel:
 
     def hk_dhk(self, kfrac):
         """H(k) (nk, N, N) and dH/dk (nk, 3, N, N) in eV and eV Angstrom (Cartesian)."""
+        self.require_geometry("a velocity dH/dk")
         flat = self._prepare()
         return self._bloch(flat, self.kcart(kfrac), derivative=True)
 
