@@ -418,3 +418,97 @@ def apply_wsvec(R, H, shifts):
     if (0, 0, 0) in index:
         keep[index[(0, 0, 0)]] = True
     return np.array(newR, dtype=int)[keep], Hn[keep]
+
+
+# ---------------------------------------------------------------------------
+# export: seedname.win + _hr.dat + _centres.xyz + _tb.dat in Wannier90's own order
+
+# hpcorb label -> (l, mr) of Wannier90 (user guide, "Projections")
+_LMR = {"s": (0, 1), "pz": (1, 1), "px": (1, 2), "py": (1, 3), "dz2": (2, 1), "dzx": (2, 2),
+        "dyz": (2, 3), "dx2-y2": (2, 4), "dxy": (2, 5)}
+_W90NAME = {"s": "s", "pz": "pz", "px": "px", "py": "py", "dz2": "dz2", "dzx": "dxz", "dyz": "dyz",
+            "dx2-y2": "dx2-y2", "dxy": "dxy"}
+
+
+def w90_order(model):
+    """Permutation of a model's states into the order Wannier90 expands a projections
+    block with one line per atom: atom, then l, m_r, then spin (up, down: interleaved)."""
+    bad = sorted({o for o in model.orbitals if o not in _LMR})
+    if bad:
+        raise InputError(f"model {model.name!r}: functions without a Wannier90 orbital character "
+                         f"({', '.join(bad)}); a .win needs s/p/d projections")
+    spins = np.asarray(model.spins)
+    key = [(int(a), _LMR[o], int(max(s, 0))) for a, o, s in zip(model.atoms, model.orbitals, spins)]
+    if len(set(key)) != len(key):
+        raise InputError(f"model {model.name!r}: an atom carries the same orbital twice; a .win "
+                         "projection cannot tell them apart")
+    perm = np.array(sorted(range(len(key)), key=lambda i: key[i]))
+    if np.any(spins >= 0):
+        sp = spins[perm]
+        if np.any(sp[0::2] != 0) or np.any(sp[1::2] != 1):
+            raise InputError(f"model {model.name!r}: not every orbital has an up and a down state")
+    return perm
+
+
+def write_win(path, model, order, symbols, comment="written by hpcorb"):
+    """``seedname.win`` describing the functions ``order`` of ``model`` (one species label
+    per atom, so each projection line names one site)."""
+    spin = bool(np.any(np.asarray(model.spins) >= 0))
+    atoms = np.asarray(model.atoms)[order]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"! {comment}\n")
+        f.write("! hpcorb export: Wannier functions in Wannier90's projection order"
+                + (" with interleaved spinors (up, down per projection; hpcorb spinor_order = "
+                   "\"interleaved\")" if spin else "") + "\n")
+        f.write(f"num_wann = {len(order)}\nspinors = {'.true.' if spin else '.false.'}\n")
+        f.write("use_ws_distance = .false.\n")
+        f.write("\nbegin unit_cell_cart\nang\n")
+        for v in np.asarray(model.lattice, dtype=float):
+            f.write(f"{v[0]:20.12f}{v[1]:20.12f}{v[2]:20.12f}\n")
+        f.write("end unit_cell_cart\n\nbegin atoms_cart\nang\n")
+        seen = []
+        for a in atoms:
+            if a not in seen:
+                seen.append(a)
+        for a in seen:
+            p = model.positions[np.flatnonzero(np.asarray(model.atoms) == a)[0]]
+            f.write(f"{symbols[a]:<6s}{p[0]:20.12f}{p[1]:20.12f}{p[2]:20.12f}\n")
+        f.write("end atoms_cart\n\nbegin projections\n")
+        for a in seen:
+            names = []
+            for i in order:
+                if model.atoms[i] == a and (not spin or model.spins[i] == 0):
+                    names.append(_W90NAME[model.orbitals[i]])
+            f.write(f"{symbols[a]}: {';'.join(names)}\n")
+        f.write("end projections\n")
+        if model.electrons is not None:
+            f.write(f"! electrons per cell in these functions: {float(model.electrons):g}\n")
+
+
+def export_model(model, seedname: str, comment: str | None = None) -> dict:
+    """Write ``seedname.win``, ``_hr.dat``, ``_centres.xyz`` and ``_tb.dat`` of an orthogonal
+    model so that ``[model] wannier90 = "seedname"`` (and Wannier90-reading codes) read it
+    back: basis permuted into Wannier90's projection order (:func:`w90_order`).  Returns the
+    paths and ``"order"`` (the model state of each written function)."""
+    if model.S is not None:
+        raise InputError(f"model {model.name!r} is non-orthogonal; export its orthogonalized form")
+    comment = comment or f"written by hpcorb from model {model.name}"
+    order = w90_order(model)
+    H = model.H[:, order][:, :, order]
+    pos = model.positions[order]
+    paths = {k: seedname + s for k, s in (("win", ".win"), ("hr_file", "_hr.dat"),
+                                          ("centres_file", "_centres.xyz"), ("tb_file", "_tb.dat"))}
+    nat = int(np.max(model.atoms)) + 1
+    sym = str(model.meta.get("element", "")).strip()[:2]
+    if not sym or not sym[0].isalpha() or sym.upper() == "X":
+        sym = "A"
+    symbols = {a: (sym if nat == 1 else f"{sym}{a + 1}") for a in range(nat)}
+    write_win(paths["win"], model, order, symbols, comment)
+    write_hr(paths["hr_file"], model.R, H, comment)
+    atoms_present = sorted(set(int(a) for a in model.atoms))
+    atom_pos = [(symbols[a][:2].rstrip("0123456789") or "A",
+                 model.positions[np.flatnonzero(model.atoms == a)[0]]) for a in atoms_present]
+    write_centres(paths["centres_file"], pos, atom_pos, comment)
+    write_tb(paths["tb_file"], model.lattice, model.R, H, pos, comment)
+    paths["order"] = order
+    return paths
