@@ -251,6 +251,11 @@ def test_wsvec_reproduces_wannier90_ws_interpolation(tmp_path):
     plain = np.linalg.eigvalsh(np.einsum("kr,rij->kij", np.exp(2j * np.pi * k @ Rr.T), Hr))
     assert np.abs(plain - ref).max() > 1e-3                   # without the shifts it differs
     assert "wsvec" in m.meta["ws_distance"]
+    # use_ws_distance = true without the _wsvec.dat: refused (the plain sum is not Wannier90's)
+    os.remove(tmp_path / "ws_wsvec.dat")
+    with pytest.raises(DeckError) as e:
+        model_from({"wannier90": str(tmp_path / "ws")}, tmp_path)
+    assert "ws_wsvec.dat is missing" in str(e.value) and str(e.value).startswith("model.wannier90")
 
 
 # ---------------------------------------------------------------------------
@@ -352,3 +357,11 @@ def test_hr_file_with_orbitals_uses_spinor_order(tmp_path):
     assert list(m.spins) == [0] * 9 + [1] * 9 and m.meta["spinor_order"] == "block"
     with pytest.raises(DeckError, match="model.spinor_order"):
         model_from({**d, "spinor_order": "interleaved"}, tmp_path)
+
+
+@need_pt
+def test_shipped_deck_checks_from_the_clone(cli):
+    """inputs/slab_kubo_pt_qe_bulk.toml names the model by a path relative to the deck
+    (../../shared/...): valid from a clone with shared/ beside it."""
+    r = cli(["check", os.path.join(REPO, "inputs", "slab_kubo_pt_qe_bulk.toml")])
+    assert r.returncode == 0, r.stderr

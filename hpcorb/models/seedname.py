@@ -114,6 +114,13 @@ def build_seedname(m: dict, periodic) -> TBModel:
     if win.num_wann is not None and win.num_wann != n:
         raise InputError(f"{f['win']}: num_wann = {win.num_wann} but {os.path.basename(hpath)} has {n} functions")
     ws_note = "no _wsvec.dat (plain Fourier sum over the R of the Hamiltonian file)"
+    if win.use_ws_distance is None:
+        ws_note += ("; the .win does not set use_ws_distance (Wannier90 >= 3.0 defaults to true: then "
+                    "copy seedname_wsvec.dat beside the model)")
+    if win.use_ws_distance and not os.path.isfile(f["wsvec"]):
+        raise DeckError(KEY, seed, f"{os.path.basename(f['win'])} sets use_ws_distance = true but "
+                        f"{os.path.basename(f['wsvec'])} is missing: without its Wigner-Seitz shifts the "
+                        "_hr.dat does not reproduce Wannier90's interpolation (copy it beside the model)")
     if os.path.isfile(f["wsvec"]):
         shifts = read_wsvec(f["wsvec"], R, n)
         nshift = sum(len(d) for d in shifts)
