@@ -365,3 +365,29 @@ def test_shipped_deck_checks_from_the_clone(cli):
     (../../shared/...): valid from a clone with shared/ beside it."""
     r = cli(["check", os.path.join(REPO, "inputs", "slab_kubo_pt_qe_bulk.toml")])
     assert r.returncode == 0, r.stderr
+
+
+@need_pt
+def test_results_record_spinor_order_and_block_gives_the_same_shc(tmp_path, cli):
+    """The chosen order and both residuals are in the results file; the VASP-style block
+    copy of the model gives the same Hall tensors as the QE original (it is the same model)."""
+    import h5py
+    from helpers import write_deck
+    block = np.r_[np.arange(0, 18, 2), np.arange(1, 18, 2)]
+    seeds = {"interleaved": os.path.join(PT, "pt"), "block": _permuted_seed(tmp_path, "ptb", block)}
+    T = {}
+    for order, seed in seeds.items():
+        t = {"calculation": {"type": "slab_kubo"}, "model": {"wannier90": seed, "electrons": 10.0},
+             "kmesh": {"size": [3, 3, 3]}, "slab_kubo": {"mode": "bulk", "energies": [0.0, 0.3]},
+             "output": {"file": f"{order}.h5", "plots": False}}
+        r = cli([write_deck(tmp_path / f"{order}.toml", t)])
+        assert r.returncode == 0, r.stderr
+        with h5py.File(tmp_path / f"{order}.h5") as f:
+            a = f["slab_kubo"].attrs
+            assert a["model_spinor_order"] == order and a["model_spinor_order_requested"] == "auto"
+            assert a[f"model_spinor_residual_{order}_eV"] < 0.05
+            other = "block" if order == "interleaved" else "interleaved"
+            assert a[f"model_spinor_residual_{other}_eV"] > 1.0
+            T[order] = (f["slab_kubo/tensor/spin/conventional"][...], f["slab_kubo/tensor/orbital/conventional"][...])
+    for i in range(2):
+        assert np.abs(T["block"][i] - T["interleaved"][i]).max() < 1e-9 * np.abs(T["interleaved"][i]).max()

@@ -52,7 +52,15 @@ def read_hr(path: str):
     if len(body) != need:
         fail(i + 1, f"expected {need} matrix-element lines (nrpts * num_wann^2), found {len(body)}")
     try:
-        data = np.array([ln.split()[:7] for ln in body], dtype=float)
+        tokens = " ".join(body).split()     # fast path: exactly 7 numbers per line (Wannier90's layout)
+        if len(tokens) != 7 * need:
+            raise ValueError
+        data = np.array(tokens, dtype=float).reshape(need, 7)
+    except ValueError:
+        data = None
+    try:
+        if data is None:
+            data = np.array([ln.split()[:7] for ln in body], dtype=float)
     except ValueError:
         for j, ln in enumerate(body):
             parts = ln.split()
