@@ -3,7 +3,6 @@ with [model] wannier90 = seedname is the same model (basis in Wannier90's order)
 import os
 
 import numpy as np
-import pytest
 
 from hpcorb.io.wannier90 import export_model, read_tb
 from hpcorb.io.win import read_win

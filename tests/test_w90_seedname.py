@@ -310,17 +310,29 @@ def test_pt_bands_equal_wannier90s_own(pt_model):
     assert np.abs(err).max() < 2e-4
 
 
-def _permuted_seed(folder, name, perm):
+BLOCK = np.r_[np.arange(0, 18, 2), np.arange(1, 18, 2)]          # VASP-style: all up, then all down
+SCRAMBLED = np.random.default_rng(5).permutation(18)
+
+
+@pytest.fixture(scope="module")
+def pt_seeds(tmp_path_factory):
+    """Copies of the QE Pt model with the basis permuted (block order; scrambled)."""
+    if not os.path.isfile(os.path.join(PT, "pt_hr.dat")):
+        pytest.skip("shared QE Pt model not present")
+    folder = tmp_path_factory.mktemp("ptperm")
     R, H = read_hr(os.path.join(PT, "pt_hr.dat"))
-    shutil.copy(os.path.join(PT, "pt.win"), folder / f"{name}.win")
-    write_hr(str(folder / f"{name}_hr.dat"), R, H[:, perm][:, :, perm])
-    return str(folder / name)
+    out = {}
+    for name, perm in (("block", BLOCK), ("scrambled", SCRAMBLED)):
+        shutil.copy(os.path.join(PT, "pt.win"), folder / f"{name}.win")
+        write_hr(str(folder / f"{name}_hr.dat"), R, H[:, perm][:, :, perm])
+        out[name] = str(folder / name)
+    return out
 
 
 @need_pt
-def test_spinor_order_auto_block_and_scrambled(tmp_path, pt_model):
-    block = np.r_[np.arange(0, 18, 2), np.arange(1, 18, 2)]          # VASP-style: all up, then all down
-    seed = _permuted_seed(tmp_path, "ptb", block)
+def test_spinor_order_auto_block_and_scrambled(tmp_path, pt_model, pt_seeds):
+    block = BLOCK
+    seed = pt_seeds["block"]
     mb = model_from({"wannier90": seed}, tmp_path)
     assert mb.meta["spinor_order"] == "block"
     assert mb.meta["spinor_residual_block_eV"] < 0.05 < mb.meta["spinor_residual_interleaved_eV"]
@@ -337,8 +349,7 @@ def test_spinor_order_auto_block_and_scrambled(tmp_path, pt_model):
     assert msg.startswith("model.spinor_order = 'interleaved'") and "block" in msg and "\n" not in msg
     assert model_from({"wannier90": seed, "spinor_order": "block"}, tmp_path).meta["spinor_order"] == "block"
     # a scrambled basis fits neither: refused
-    scr = np.random.default_rng(5).permutation(18)
-    seed2 = _permuted_seed(tmp_path, "pts", scr)
+    seed2 = pt_seeds["scrambled"]
     with pytest.raises(DeckError) as e:
         model_from({"wannier90": seed2}, tmp_path)
     msg = str(e.value)
@@ -347,9 +358,8 @@ def test_spinor_order_auto_block_and_scrambled(tmp_path, pt_model):
 
 
 @need_pt
-def test_hr_file_with_orbitals_uses_spinor_order(tmp_path):
-    block = np.r_[np.arange(0, 18, 2), np.arange(1, 18, 2)]
-    seed = _permuted_seed(tmp_path, "ptb", block)
+def test_hr_file_with_orbitals_uses_spinor_order(tmp_path, pt_seeds):
+    seed = pt_seeds["block"]
     orbs = [f"0:{o}" for o in ("s", "pz", "px", "py", "dz2", "dzx", "dyz", "dx2-y2", "dxy")]
     d = {"hr_file": seed + "_hr.dat", "spin": True, "orbitals": orbs,
          "lattice": [[-1.96, 0, 1.96], [0, 1.96, 1.96], [-1.96, 1.96, 0]]}
@@ -368,13 +378,12 @@ def test_shipped_deck_checks_from_the_clone(cli):
 
 
 @need_pt
-def test_results_record_spinor_order_and_block_gives_the_same_shc(tmp_path, cli):
+def test_results_record_spinor_order_and_block_gives_the_same_shc(tmp_path, cli, pt_seeds):
     """The chosen order and both residuals are in the results file; the VASP-style block
     copy of the model gives the same Hall tensors as the QE original (it is the same model)."""
     import h5py
     from helpers import write_deck
-    block = np.r_[np.arange(0, 18, 2), np.arange(1, 18, 2)]
-    seeds = {"interleaved": os.path.join(PT, "pt"), "block": _permuted_seed(tmp_path, "ptb", block)}
+    seeds = {"interleaved": os.path.join(PT, "pt"), "block": pt_seeds["block"]}
     T = {}
     for order, seed in seeds.items():
         t = {"calculation": {"type": "slab_kubo"}, "model": {"wannier90": seed, "electrons": 10.0},

@@ -12,7 +12,6 @@ With num_bands = num_wann and num_iter = 0 the Wannier functions are the orbital
 (centres tau, spreads 0, as Wannier90 reports).
 """
 import itertools
-import os
 import shutil
 import subprocess
 

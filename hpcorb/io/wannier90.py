@@ -101,13 +101,15 @@ def write_hr(path: str, R, H, comment: str = "written by hpcorb"):
         ones = ["    1"] * nR
         for j in range(0, nR, 15):
             f.write("".join(ones[j:j + 15]) + "\n")
-        for r in range(nR):
-            a, b, c = R[r]
-            for col in range(n):          # Wannier90 order: m fastest, then n
-                for row in range(n):
-                    h = H[r, row, col]
-                    f.write(f"{a:5d}{b:5d}{c:5d}{row + 1:5d}{col + 1:5d}"
-                            f"{h.real:24.16e}{h.imag:24.16e}\n")
+        # Wannier90 order: per R, m (row) fastest, then n (column); one formatting call
+        rows = np.empty((nR, n, n, 7))
+        rows[..., :3] = R[:, None, None, :]
+        rows[..., 3] = np.arange(1, n + 1)[None, None, :]
+        rows[..., 4] = np.arange(1, n + 1)[None, :, None]
+        Ht = H.transpose(0, 2, 1)
+        rows[..., 5] = Ht.real
+        rows[..., 6] = Ht.imag
+        f.write(("%5d%5d%5d%5d%5d%24.16e%24.16e\n" * (nR * n * n)) % tuple(rows.ravel().tolist()))
 
 
 # ---------------------------------------------------------------------------

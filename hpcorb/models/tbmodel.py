@@ -122,7 +122,6 @@ class TBModel:
             n = self.norb
             self._flat = self.H.reshape(len(self.R), n * n)
             self._flatS = None if self.S is None else self.S.reshape(len(self.R), n * n)
-            self._Rcart = self.R @ self.lattice               # (nR, 3)
             self._dtau = self.positions[None, :, :] - self.positions[:, None, :]  # tau_b - tau_a
         return self._flat
 
