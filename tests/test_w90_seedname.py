@@ -157,6 +157,32 @@ def test_rotated_p_shell_is_rotated_back_to_global_harmonics(tmp_path):
         np.einsum("kr,rij->kij", np.exp(2j * np.pi * k @ R.T), Hw)), atol=1e-10)
 
 
+def test_rotated_d_shell_axial_field_commutes_with_L_along_local_z(tmp_path):
+    """Only dz2' (m = 0 about the local z') raised: in the global basis hpcorb builds, that
+    on-site term commutes with z'.L (and not with L_z) -- an independent check of the rotation."""
+    R = np.zeros((1, 3), int)
+    Hw = np.diag([0.7, 0.0, 0.0, 0.0, 0.0]).astype(complex)[None]     # Wannier90 d order: dz2 first
+    z = np.array([1.0, 1.0, 1.0]) / np.sqrt(3)
+    x = np.array([1.0, -1.0, 0.0]) / np.sqrt(2)
+    seed = _write_seed(tmp_path, "rotd", CUBIC_WIN.format(proj="X: d : z=1,1,1 : x=1,-1,0"), R, Hw)
+    m = model_from({"wannier90": seed}, tmp_path)
+    assert sorted(m.orbitals) == sorted(["dxy", "dyz", "dzx", "dx2-y2", "dz2"])
+    L, _ = model_operators(m)
+    H0 = m.H[0]
+    Lz_local = np.einsum("a,aij->ij", z, L)
+    assert np.abs(H0 @ Lz_local - Lz_local @ H0).max() < 1e-12
+    assert np.abs(H0 @ L[2] - L[2] @ H0).max() > 0.1
+    assert np.allclose(np.linalg.eigvalsh(H0), [0, 0, 0, 0, 0.7])
+    # the same for a local px' (the m = 0 state about x'): its projector commutes with x'.L
+    Hp = np.diag([0.0, 0.5, 0.0]).astype(complex)[None]                 # p order: pz, px, py
+    seed = _write_seed(tmp_path, "rotp", CUBIC_WIN.format(proj="X: p : z=1,1,1 : x=1,-1,0"), R, Hp)
+    mp = model_from({"wannier90": seed}, tmp_path)
+    Lp, _ = model_operators(mp)
+    Lx_local = np.einsum("a,aij->ij", x, Lp)
+    assert np.abs(mp.H[0] @ Lx_local - Lx_local @ mp.H[0]).max() < 1e-12     # px' is m=0 about x'
+    assert np.abs(mp.H[0] @ Lp[0] - Lp[0] @ mp.H[0]).max() > 0.1
+
+
 def test_sp3_hybrids_become_s_and_p(tmp_path):
     rng = np.random.default_rng(4)
     R = _cubic_R()
