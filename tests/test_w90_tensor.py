@@ -99,3 +99,26 @@ def test_deck_writes_tensor_and_show_prints_components(tmp_path, cli):
     assert r.returncode == 0, r.stderr
     for comp in ("xy^Sz", "yz^Sx", "zx^Sy", "yx^Sz", "zy^Sx", "xz^Sy", "xy^Lz"):
         assert comp in r.stdout, r.stdout
+
+
+@pytest.mark.mpi
+def test_tensor_rank_independence(tmp_path_factory):
+    """Bulk tensor on all ranks of world() and on one rank, T > 0 (moments too): same numbers."""
+    import pathlib
+    from hpcorb.config import deck_from_dict
+    from hpcorb.log import NullLogger
+    from hpcorb.parallel import SerialComm, world
+    comm = world()
+    folder = pathlib.Path(comm.bcast(str(tmp_path_factory.mktemp("tq")) if comm.rank == 0 else None))
+    d = {"calculation": {"type": "slab_kubo"},
+         "model": {"material": "Pt", "parametrization": "sk", "spin": True},
+         "kmesh": {"size": [3, 3, 4], "chunk_size": 5},
+         "slab_kubo": {"mode": "bulk", "energies": [-0.2, 0.0, 0.3], "temperature": 300.0},
+         "output": {"file": "t.h5"}}
+    dk = deck_from_dict(d, str(folder / "deck.toml"))
+    par = SK.run(dk, comm, NullLogger(), None)
+    ser = SK.run(dk, SerialComm(), NullLogger(), None)
+    for o in ("orbital", "spin"):
+        a, b = np.asarray(par[f"tensor/{o}/conventional"]), np.asarray(ser[f"tensor/{o}/conventional"])
+        assert np.abs(b).max() > 10.0
+        assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
