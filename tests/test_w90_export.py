@@ -56,6 +56,10 @@ def test_export_round_trip_film(tmp_path):
     back = build_model({"wannier90": str(tmp_path / "w")}, periodic=2)
     _same(m, back, paths["order"], 2)
     assert len({a for a in back.atoms}) == 2
+    os.remove(paths["hr_file"])                       # without _hr.dat the _tb.dat is read
+    back_tb = build_model({"wannier90": str(tmp_path / "w")}, periodic=2)
+    assert back_tb.meta["hr_file"].endswith("_tb.dat")
+    _same(m, back_tb, paths["order"], 2)
 
 
 def test_export_refuses_functions_without_character(tmp_path, cli):

@@ -239,6 +239,19 @@ def read_tb(path: str):
     return lattice, R, H / d[:, None, None], r / d[:, None, None, None]
 
 
+def read_tb_lattice(path: str):
+    """Only the lattice (3, 3) rows, Angstrom, of a ``_tb.dat`` (lines 2-4)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = [f.readline() for _ in range(4)]
+        lattice = np.array([[float(x) for x in ln.split()[:3]] for ln in head[1:4]])
+        assert lattice.shape == (3, 3)
+    except (OSError, ValueError, AssertionError):
+        raise InputError(f"{path}:2: malformed Wannier90 _tb.dat: expected 3 lattice vectors "
+                         "(Angstrom) on lines 2-4") from None
+    return lattice
+
+
 def write_tb(path: str, lattice, R, H, positions, comment: str = "written by hpcorb"):
     """Write ``_tb.dat`` (degeneracies 1); position matrix: diag(positions) at R = 0, else 0."""
     R = np.asarray(R, dtype=int)

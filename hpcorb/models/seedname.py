@@ -30,7 +30,7 @@ import os
 import numpy as np
 
 from ..errors import DeckError, InputError
-from ..io.wannier90 import apply_wsvec, read_centres, read_hr, read_tb, read_wsvec
+from ..io.wannier90 import apply_wsvec, read_centres, read_hr, read_tb, read_tb_lattice, read_wsvec
 from ..io.win import HPCORB_LABEL, coefficients, read_win
 from . import spinor
 from .orbitals import ORBITALS, SHELL
@@ -100,7 +100,7 @@ def build_seedname(m: dict, periodic) -> TBModel:
         R, H = read_hr(f["hr"])
         hpath = f["hr"]
         if os.path.isfile(f["tb"]):
-            lat_tb = read_tb(f["tb"])[0]
+            lat_tb = read_tb_lattice(f["tb"])
             if np.abs(lat_tb - lattice).max() > 1e-4:
                 raise InputError(f"{f['tb']}: lattice differs from {f['win']}'s unit_cell_cart")
     elif os.path.isfile(f["tb"]):
