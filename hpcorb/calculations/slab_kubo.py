@@ -286,7 +286,7 @@ def make_kernel(st, mesh, edges, w_lo, w_hi, holes, moments=False):
     centres = K.bin_centres(edges)
 
     tshape = (len(edges) + 1, 2, 3, 3, 3)
-    batch = max(1, 2 ** 21 // st.model.norb ** 2)        # H, dH of a batch: <= ~128 MB
+    batch = max(1, 2 ** 18 // st.model.norb ** 2)        # H, dH of a batch: <= ~16 MB (1 k for big films)
 
     def kernel(start, stop):
         hist = np.zeros(shape)
