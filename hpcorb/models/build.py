@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import DeckError, InputError
 from . import spinor
+from .seedname import build_seedname
 from .tbmodel import TBModel
 
 
@@ -45,7 +46,6 @@ def build_model(m: dict, periodic: int | None = None) -> TBModel:
                                                          or m.get("tb_file")):
         raise DeckError("model.spinor_order", m["spinor_order"], "only for Wannier90 models")
     if m.get("wannier90"):
-        from .seedname import build_seedname
         model = build_seedname(m, periodic)
     elif m.get("builtin"):
         from .toys import build_builtin
