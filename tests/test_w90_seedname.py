@@ -426,3 +426,15 @@ def test_results_record_spinor_order_and_block_gives_the_same_shc(tmp_path, cli,
             T[order] = (f["slab_kubo/tensor/spin/conventional"][...], f["slab_kubo/tensor/orbital/conventional"][...])
     for i in range(2):
         assert np.abs(T["block"][i] - T["interleaved"][i]).max() < 1e-9 * np.abs(T["interleaved"][i]).max()
+
+
+@need_pt
+def test_scrambled_basis_refused_by_the_command_line(tmp_path, cli, pt_seeds):
+    from helpers import write_deck
+    t = {"calculation": {"type": "slab_kubo"}, "model": {"wannier90": pt_seeds["scrambled"], "electrons": 10.0},
+         "kmesh": {"size": [2, 2, 2]}, "slab_kubo": {"mode": "bulk"}, "output": {"file": "s.h5"}}
+    r = cli(["check", write_deck(tmp_path / "s.toml", t)])
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr
+    assert lines[0].startswith("hpcorb: error: model.spinor_order = 'auto'") and "block" in lines[0]
+    assert not (tmp_path / "s.h5").exists()
