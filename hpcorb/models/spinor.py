@@ -56,7 +56,6 @@ def _fit_block(H0, labels, spins):
     """
     m = H0.shape[0]
     orb_ids = [o for o, _ in labels]
-    labs = [lab for _, lab in labels]
     uniq = sorted(set(orb_ids))
     pos = {o: i for i, o in enumerate(uniq)}
     idx = np.array([pos[o] for o in orb_ids])
