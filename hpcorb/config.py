@@ -248,6 +248,13 @@ CALCULATION = Table("calculation", [
 ], "what to compute")
 
 MODEL = Table("model", [
+    Key("wannier90", "path", None, "Wannier90 seedname (path without suffix): reads seedname.win "
+        "(lattice, atoms, projections, spinors), _hr.dat or _tb.dat, _wsvec.dat and _centres.xyz "
+        "when present; see docs/dft.md"),
+    Key("spinor_order", "str", "auto", "spinful Wannier90 models: 'interleaved' (up, down per "
+        "projection: Wannier90/QE), 'block' (all up, then all down: VASP), or 'auto' (fit of each "
+        "atom's on-site block to crystal field + lambda L.S, see docs/dft.md)",
+        choices=("auto", "interleaved", "block")),
     Key("hr_file", "path", None, "Wannier90 seedname_hr.dat (relative to the deck)"),
     Key("centres_file", "path", None, "Wannier90 seedname_centres.xyz (Wannier centres, Angstrom)"),
     Key("tb_file", "path", None, "Wannier90 seedname_tb.dat (lattice, hoppings and positions)"),

@@ -7,6 +7,9 @@
     ./run test [PYTEST ARGS]     the test suite: serial, then MPI tests on 2 and 3 ranks
     ./run bench NAME [ARGS]      benchmarks (engine, hamiltonian, diffusion, slab_kubo, ...)
     ./run keys                   every deck key with default and allowed values
+    ./run export DECK.toml [SEED]  write the deck's model as Wannier90 files SEED.win,
+                                 SEED_hr.dat, SEED_centres.xyz, SEED_tb.dat (default SEED:
+                                 the deck's name + "_w90", beside the deck)
     ./run setup                  install (done automatically when needed)
 
 Exit codes: 0 success, 2 bad input (one line on stderr, nothing written),
@@ -693,7 +696,37 @@ def cmd_bench(args) -> int:
     return int(mod.main(args[1:], world()) or 0)
 
 
-COMMANDS = {"check": cmd_check, "show": cmd_show, "plot": cmd_plot, "test": cmd_test,
+def cmd_export(args) -> int:
+    """Write the deck's model as Wannier90 files (io.wannier90.export_model)."""
+    if len(args) not in (1, 2):
+        _err("usage: ./run export DECK.toml [SEEDNAME]")
+        return EXIT_INPUT
+    from .config import load_deck
+    from .io.wannier90 import export_model
+    from .models.build import build_model
+    deck = load_deck(args[0])
+    seed = args[1] if len(args) == 2 else os.path.splitext(args[0])[0] + "_w90"
+    size = deck.get("kmesh", {}).get("size")
+    model = build_model(deck["model"], periodic=None if size is None else len(size))
+    if model.S is not None:
+        from .models.materials import orthogonalized_model
+        if size is None or len(size) != model.periodic:
+            raise InputError("kmesh.size = (missing): a non-orthogonal model is exported "
+                             "Loewdin-orthogonalized on the deck's k-mesh; give [kmesh] size")
+        model = orthogonalized_model(model, tuple(size))
+    targets = [seed + s for s in (".win", "_hr.dat", "_centres.xyz", "_tb.dat")]
+    exist = [t for t in targets if os.path.exists(t)]
+    if exist:
+        raise InputError(f"export: {exist[0]} exists; remove it or give another SEEDNAME")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(seed))):
+        raise InputError(f"export: SEEDNAME = {seed!r}: no such folder")
+    paths = export_model(model, seed)
+    for k in ("win", "hr_file", "centres_file", "tb_file"):
+        print(paths[k])
+    return 0
+
+
+COMMANDS = {"export": cmd_export, "check": cmd_check, "show": cmd_show, "plot": cmd_plot, "test": cmd_test,
             "bench": cmd_bench, "keys": cmd_keys}
 
 

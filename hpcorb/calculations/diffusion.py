@@ -98,6 +98,7 @@ def _prepare(deck):
     models = [build_model(mm, periodic=3) for mm in mdicts]
     if models[0].periodic != 3:
         raise DeckError("kmesh.size", deck["kmesh"]["size"], "the model is not a bulk (3D) model")
+    models[0].require_geometry("diffusion (velocities and the cell volume)")
     mesh = KMesh(deck["kmesh"]["size"], deck["kmesh"]["shift"])
     p = deck["diffusion"]
     if p["fermi_energy"] is None and models[0].electrons is None:
@@ -254,6 +255,7 @@ def run(deck, comm, log, checkpoint):
     tensor = to_siemens_per_metre(out["tensor"], gamma, mesh.n, V)
 
     res = Results("diffusion")
+    res.attrs.update(models[0].provenance())
     res.add("energies", energies, "eV", "energies relative to the Fermi level")
     res.add("soc_scale", np.asarray(scales, dtype=float), "1", "SOC strength (1 = the material's own)")
     res.add("fermi_energy", efs, "eV", "absolute Fermi energy per SOC scale")

@@ -28,6 +28,7 @@ from ..config import Key, Table, engine_options, kspace_estimate
 from ..errors import DeckError, InputError
 from ..io.results import Results
 from ..kernels import kubo as K
+from ..kernels import kubo_tensor as KT
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
 from ..parallel.kmesh import KMesh
 
@@ -135,12 +136,23 @@ class Setup:
         H, dH = lowdin.hk_dhk(self.model, np.atleast_2d(kfrac))
         return H[0], dH[0]
 
+    def hk_batch(self, kfrac):
+        """H (nk, N, N) and dH (nk, 3, N, N) for a batch of k (one transform over R)."""
+        from ..models import lowdin
+        return lowdin.hk_dhk(self.model, np.atleast_2d(kfrac))
+
     def k_contrib(self, kfrac, w_lo, w_hi, holes):
         H, dH = self.hk(kfrac)
+        return self.contrib(H, dH, w_lo, w_hi, holes)[:2]
+
+    def contrib(self, H, dH, w_lo, w_hi, holes, tensor=False):
+        """(E of the bands used, film/bulk contributions, bulk tensor contributions or None)."""
         E, U = np.linalg.eigh(H)
         cols, always = K.band_window(E, w_lo, w_hi, holes)
         vb, qb = K.current_blocks(self.layout, H, dH, self.z, self.O, bulk=self.bulk)
-        return E[cols], K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes)
+        c = K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes)
+        t = KT.tensor_k(E, U, dH, self.O, self.eta, cols) if tensor else None
+        return E[cols], c, t
 
 
 def _permuted(model, p):
@@ -160,6 +172,7 @@ def _prepare(deck):
     if model.periodic != dim:
         raise DeckError("kmesh.size", deck["kmesh"]["size"],
                         f"the model is periodic in {model.periodic} directions; mode = \"{p['mode']}\" needs {dim}")
+    model.require_geometry("slab_kubo (velocities and the cell volume)")
     mesh = KMesh(deck["kmesh"]["size"], deck["kmesh"]["shift"])
     if p["fermi_energy"] is None and model.electrons is None:
         raise DeckError("slab_kubo.fermi_energy", None, "give fermi_energy (eV) or [model] electrons "
@@ -208,6 +221,8 @@ def run(deck, comm, log, checkpoint):
     tmpl = {"hist": (shape, float)}
     if kT > 0:
         tmpl["hist1"] = (shape, float)
+    if st.bulk:
+        tmpl.update({k: ((nb, 2, 3, 3, 3), float) for k in (("tensor", "tensor1") if kT > 0 else ("tensor",))})
     out = run_chunks(Plan(mesh.n, chunk), kernel, tmpl, comm, checkpoint=checkpoint,
                      stage="kubo", log=log, label="k-points", **opts)
     sig = finish(out["hist"], edges, mu, kT, holes, st.volume, mesh.n, out.get("hist1"))
@@ -225,6 +240,13 @@ def run(deck, comm, log, checkpoint):
                 res.add(f"{kind}/{o}/{part}", arrays[kind][o][part], units,
                         what + ("L" if o == "orbital" else "S") + f"_gamma, {part.replace('_', ' ')}; "
                         "axes [energy, layer, gamma (x,y,z), beta (x,y)]")
+    res.attrs.update(model.provenance())
+    if st.bulk:
+        T = KT.finish(out["tensor"], edges, mu, kT, holes, st.volume, mesh.n, out.get("tensor1"))
+        for o, oname in enumerate(OPS):
+            res.add(f"tensor/{oname}/conventional", T[:, o], units,
+                    f"sigma^gamma_alpha beta: alpha-current (1/2){{v_alpha, {'L' if o == 0 else 'S'}_gamma}} "
+                    "driven by E_beta; axes [energy, gamma (x,y,z), alpha flow (x,y,z), beta field (x,y,z)]")
     s = min(3, st.nl // 2) if p["surface_layers"] is None else p["surface_layers"]
     res.attrs.update({
         "units": units, "eta_eV": p["eta"], "temperature_K": p["temperature"], "kmesh": list(mesh.size),
@@ -272,15 +294,29 @@ def make_kernel(st, mesh, edges, w_lo, w_hi, holes, moments=False):
     shape = (len(edges) + 1, 2, K.N_OPS, 2, st.nl)
     centres = K.bin_centres(edges)
 
+    tshape = (len(edges) + 1, 2, 3, 3, 3)
+    batch = max(1, 2 ** 18 // st.model.norb ** 2)        # H, dH of a batch: <= ~16 MB (1 k for big films)
+
     def kernel(start, stop):
         hist = np.zeros(shape)
         hist1 = np.zeros(shape) if moments else None
-        for kf in mesh.frac(start, stop):
-            E, c = st.k_contrib(kf, w_lo, w_hi, holes)
-            K.accumulate(hist, edges, E, c, hist1, centres)
+        th = np.zeros(tshape) if st.bulk else None
+        th1 = np.zeros(tshape) if (st.bulk and moments) else None
+        kf = mesh.frac(start, stop)
+        for b in range(0, len(kf), batch):
+            Hs, dHs = st.hk_batch(kf[b:b + batch])
+            for H, dH in zip(Hs, dHs):
+                E, c, t = st.contrib(H, dH, w_lo, w_hi, holes, tensor=st.bulk)
+                K.accumulate(hist, edges, E, c, hist1, centres)
+                if st.bulk:
+                    K.accumulate(th, edges, E, t, th1, centres)
         out = {"hist": hist}
         if moments:
             out["hist1"] = hist1
+        if st.bulk:
+            out["tensor"] = th
+            if moments:
+                out["tensor1"] = th1
         return out
     return kernel
 
@@ -376,6 +412,13 @@ def summary(h5) -> str:
             pr = g[f"direct/{o}/proper"][i, 0]
             lines.append(f"  sigma_zx^{sym}y = {c[1, 0]:+10.1f}   sigma_zy^{sym}x = {c[0, 1]:+10.1f}"
                          f"   (proper {pr[1, 0]:+.1f}, {pr[0, 1]:+.1f})")
+        if "tensor" in g:
+            lines.append("")
+            lines.append("full tensor sigma^gamma_alpha beta (gamma polarization, alpha flow, beta field)")
+            for o, sym in (("spin", "S"), ("orbital", "L")):
+                T = g[f"tensor/{o}/conventional"][i]
+                parts = [f"sigma_{a}{b}^{sym}{gm} {KT.component(T, gm, a, b):+8.1f}" for gm, a, b in KT.COMPONENTS]
+                lines.append("  " + "  ".join(parts))
     return "\n".join(lines)
 
 
