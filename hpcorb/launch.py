@@ -216,6 +216,13 @@ def run_child(cmd: list[str]) -> int:
             pass
     if received.count("SIGINT") >= 3:
         return 130
+    if rc == 0 and code is None:
+        # Rank 0 writes its exit code before it leaves (0 included): without it the
+        # ranks never ran, whatever mpiexec/srun says (srun can exit 0 after a
+        # failed step launch on a node that is still cleaning up an earlier step).
+        _err(f"{os.path.basename(cmd[0])} exited 0 but rank 0 never reported: the ranks did not run, "
+             "nothing was computed (see the messages above); run the same command again")
+        return EXIT_FAILED
     if code is not None and code != 0 and rc != 0:
         return code         # e.g. 75 while mpiexec, itself signalled, says 1
     return rc if rc >= 0 else 128 - rc
