@@ -17,13 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import tomllib
 
 import numpy as np
 
 from .errors import DeckError, InputError
 from .registry import ADAPTERS, CALCULATION_TYPES, get_adapter
-from .schema import (KMESH, MODEL, OUTPUT, PARALLEL, REQUIRED, Key, Table,  # noqa: F401 (re-exported)
+from .resources import GB, Estimate, _fmt_bytes, machine_memory  # noqa: F401 (Estimate re-exported)
+from .schema import (KMESH, MAX_GRID, MODEL, OUTPUT, PARALLEL, REQUIRED, Key, Table,  # noqa: F401 (re-exported)
                      _close_match, coerce, validate_table)
 
 CALCULATION = Table("calculation", [
@@ -177,19 +179,176 @@ def deck_from_dict(data: dict, path: str = "<deck>", text: str | None = None, ch
     return deck
 
 
-def require_writable_output(deck: Deck):
-    """The results file's folder must be writable and the file new (unless overwrite)."""
+def _probe_writable(folder: str) -> str | None:
+    """Why ``folder`` cannot take a new file (None if it can): a real create +
+    remove, since permission bits say nothing for root or read-only mounts."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".hpcorb-probe-", dir=folder)
+        os.close(fd)
+        os.remove(name)
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
+def input_paths(deck: Deck) -> list[str]:
+    """Every file the deck reads: the deck, each ``path`` key outside [output]
+    (model, parameter, centres, tb, data files) and a Wannier90 seedname's
+    sibling files."""
+    paths = [deck.path]
+
+    def walk(table: Table, data):
+        if data is None or table.name == "output":
+            return
+        for k in table.keys:
+            v = data.get(k.name)
+            if k.kind == "path" and isinstance(v, str):
+                paths.append(v)
+        for t in table.subtables:
+            walk(t, data.get(t.name))
+    for t in list(COMMON_TABLES) + [get_adapter(deck.type).SCHEMA]:
+        if t.name in deck:
+            walk(t, deck[t.name])
+    for key in ("hr_file", "tb_file"):
+        v = deck["model"].get(key)
+        if isinstance(v, str):
+            seed = v.rsplit("_", 1)[0] if "_" in os.path.basename(v) else os.path.splitext(v)[0]
+            paths += [seed + sfx for sfx in ("_hr.dat", "_tb.dat", "_centres.xyz", ".win", "_wsvec.dat")]
+    return paths
+
+
+def output_paths(deck: Deck) -> dict:
+    """Files a run writes, by the key that names them."""
     out = deck["output"]["file"]
-    folder = os.path.dirname(out) or "."
-    if not os.path.isdir(folder):
-        raise DeckError("output.file", out, f"folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise DeckError("output.file", out, f"folder {folder!r} is not writable")
+    stem = os.path.splitext(out)[0]
+    return {"output.file": out, "output.checkpoint_file": checkpoint_path(deck),
+            "output.file (log)": stem + ".log", "output.file (lock)": out + ".lock"}
+
+
+def _same(a: str, b: str) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)       # hard links
+    except OSError:
+        return False
+
+
+def _hdf5_kind(path: str) -> str:
+    """'results', 'checkpoint', 'hdf5' (other) or 'other' for an existing file."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(8) != b"\x89HDF\r\n\x1a\n":
+                return "other"
+        import h5py             # only here: importing hpcorb needs no h5py (nor MPI)
+        with h5py.File(path, "r") as h5:
+            if "hpcorb_checkpoint" in h5.attrs:
+                return "checkpoint"
+            if "calculation" in h5.attrs:
+                return "results"
+    except Exception:
+        return "other"
+    return "hdf5"
+
+
+def require_writable_output(deck: Deck):
+    """The files a run writes must be writable, new (or hpcorb results with
+    overwrite = true), and never one of the files the deck reads.
+
+    Exit-2 refusals naming the key: a folder that is missing or refuses a
+    new file (probed), an output that is or resolves to (symlink, ``..``,
+    hard link) the deck, a model/parameter/centres/tb/data file or a
+    checkpoint; an existing file that is not an hpcorb results file."""
+    outs = output_paths(deck)
+    ins = input_paths(deck)
+    out = outs["output.file"]
+    for key, path in outs.items():
+        for src in ins:
+            if _same(path, src):
+                raise DeckError(key.split(" ")[0], path, f"is the input file {src}; choose another name "
+                                "(a run never writes over what it reads)")
+    ck = outs["output.checkpoint_file"]
+    if _same(out, ck):
+        raise DeckError("output.checkpoint_file", ck, "is the results file; choose another name")
+    names = list(outs)
+    for i, a in enumerate(names):           # results, checkpoint, log and lock are four files
+        for b in names[i + 1:]:
+            if _same(outs[a], outs[b]):
+                label = {"output.file": "results", "output.checkpoint_file": "checkpoint",
+                         "output.file (log)": "log", "output.file (lock)": "lock"}
+                key = "output.checkpoint_file" if "checkpoint" in a + b else "output.file"
+                raise DeckError(key, deck["output"]["checkpoint_file"] or deck["output"]["file"]
+                                if key == "output.checkpoint_file" else out,
+                                f"the run's {label[a]} and {label[b]} files would be the same file "
+                                f"({outs[b]}); choose another name")
+    for key in ("output.file", "output.checkpoint_file"):
+        path = outs[key]
+        folder = os.path.dirname(path) or "."
+        if not os.path.isdir(folder):
+            raise DeckError(key, path, f"folder {folder!r} does not exist")
+        why = _probe_writable(folder)
+        if why:
+            raise DeckError(key, path, f"folder {folder!r} is not writable ({why})")
     if os.path.isdir(out):
         raise DeckError("output.file", out, "is a folder; expected a file name")
-    if os.path.exists(out) and not deck["output"]["overwrite"]:
-        raise DeckError("output.file", out,
-                        "exists already; remove it, choose another name, or set [output] overwrite = true")
+    if os.path.isdir(ck):
+        raise DeckError("output.checkpoint_file", ck, "is a folder; expected a file name")
+    if os.path.lexists(out):
+        if not deck["output"]["overwrite"]:
+            raise DeckError("output.file", out,
+                            "exists already; remove it, choose another name, or set [output] overwrite = true")
+        kind = _hdf5_kind(out)
+        if kind == "checkpoint":
+            raise DeckError("output.file", out, "is an hpcorb checkpoint (of another run); choose another name")
+        if kind != "results":
+            raise DeckError("output.file", out, "exists and is not an hpcorb results file; overwrite = true "
+                            "replaces results files only (remove it or choose another name)")
+    if os.path.lexists(ck) and _hdf5_kind(ck) == "results":
+        raise DeckError("output.checkpoint_file", ck, "is an hpcorb results file; choose another name")
+    log = outs["output.file (log)"]
+    if os.path.isdir(log):
+        raise DeckError("output.file", out, f"the log {log} is a folder")
+
+
+def check_resources(deck: Deck, n_ranks: int, ranks_here: int | None = None) -> Estimate | None:
+    """Refuse (exit 2, naming the key and the estimate) a run whose memory per
+    rank exceeds ``[parallel] max_memory_gb`` or this machine's memory shared by
+    the ranks on it.  Returns the estimate (None when the calculation has none)."""
+    module = get_adapter(deck.type)
+    if not hasattr(module, "estimate"):
+        return None
+    est = module.estimate(deck, max(1, n_ranks))
+    limit_key = "parallel.max_memory_gb"
+    limit = deck["parallel"]["max_memory_gb"]
+    if limit is not None:
+        limit = limit * GB
+    machine = machine_memory()
+    if machine > 0:
+        share = 0.9 * machine / max(1, ranks_here or min(n_ranks, os.cpu_count() or 1))
+        if limit is None or share < limit:
+            limit, limit_key = share, "the machine's memory"
+    if limit is not None and est.bytes_per_rank > limit:
+        where = (f"{limit_key} = {deck['parallel']['max_memory_gb']:g} GB"
+                 if limit_key.startswith("parallel") else
+                 f"{limit / GB:.3g} GB per rank ({limit_key}: {machine / GB:.3g} GB)")
+        raise DeckError(est.key, _shown(deck, est.key),
+                        f"needs ~{_fmt_bytes(est.bytes_per_rank)} per rank on {n_ranks} "
+                        f"rank{'s' if n_ranks > 1 else ''} ({est.what or f'{est.items:.3g} work items'}), "
+                        f"more than {where}")
+    return est
+
+
+def _shown(deck, dotted):
+    table, _, rest = dotted.partition(".")
+    v = deck.get(table)
+    for part in rest.split("."):
+        if isinstance(v, dict) and part in v:
+            v = v[part]
+        else:
+            return "(see estimate)"
+    if isinstance(v, np.ndarray):
+        return f"[{len(v)} values]"
+    return v
 
 
 def engine_options(deck: Deck) -> dict:

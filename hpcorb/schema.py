@@ -21,6 +21,7 @@ import numpy as np
 from .errors import DeckError
 
 REQUIRED = object()
+MAX_GRID = 10_000_000       # values of one grid key: beyond this no run is affordable
 
 
 @dataclass
@@ -183,9 +184,11 @@ def coerce(key: Key, dotted: str, value, deck_dir: str = "."):
                 raise DeckError(dotted, value, "a range table needs exactly the keys start, stop, num")
             if not (_is_num(value["start"]) and _is_num(value["stop"])):
                 raise bad
-            if not _is_int(value["num"]) or value["num"] < 1:
-                raise DeckError(f"{dotted}.num", value["num"], "expected an integer >= 1")
+            if not _is_int(value["num"]) or not 1 <= value["num"] <= MAX_GRID:
+                raise DeckError(f"{dotted}.num", value["num"], f"expected an integer from 1 to {MAX_GRID}")
             arr = np.linspace(float(value["start"]), float(value["stop"]), value["num"])
+        elif isinstance(value, list) and len(value) > MAX_GRID:
+            raise DeckError(dotted, f"[{len(value)} numbers]", f"at most {MAX_GRID} values")
         elif isinstance(value, list) and value and all(_is_num(v) for v in value):
             arr = np.asarray(value, dtype=float)
         elif _is_num(value):
@@ -244,6 +247,13 @@ def _close_match(name, options):
 # Common tables
 
 MODEL = Table("model", [
+    Key("wannier90", "path", None, "Wannier90 seedname (path without suffix): reads seedname.win "
+        "(lattice, atoms, projections, spinors), _hr.dat or _tb.dat, _wsvec.dat and _centres.xyz "
+        "when present; see docs/dft.md"),
+    Key("spinor_order", "str", "auto", "spinful Wannier90 models: 'interleaved' (up, down per "
+        "projection: Wannier90/QE), 'block' (all up, then all down: VASP), or 'auto' (fit of each "
+        "atom's on-site block to crystal field + lambda L.S, see docs/dft.md)",
+        choices=("auto", "interleaved", "block")),
     Key("hr_file", "path", None, "Wannier90 seedname_hr.dat (relative to the deck)"),
     Key("centres_file", "path", None, "Wannier90 seedname_centres.xyz (Wannier centres, Angstrom)"),
     Key("tb_file", "path", None, "Wannier90 seedname_tb.dat (lattice, hoppings and positions)"),
@@ -255,9 +265,10 @@ MODEL = Table("model", [
     Key("parametrization", "str", "sk", "material parametrization", choices=("sk", "nrl")),
     Key("spin", "bool", False, "include spin (doubles the basis)"),
     Key("soc_scale", "float", 1.0, "scale of the on-site spin-orbit coupling (1 = material's own)", ge=0.0),
-    Key("lattice_constant", "float", None, "override the material's lattice constant", units="Angstrom", gt=0.0),
+    Key("lattice_constant", "float", None, "override the material's lattice constant", units="Angstrom",
+        ge=0.1, le=100.0),
     Key("surface", "str", None, "film surface (bulk when absent)", choices=("001", "110", "111")),
-    Key("layers", "int", None, "number of atomic layers of a film", ge=1),
+    Key("layers", "int", None, "number of atomic layers of a film", ge=1, le=10_000),
     Key("builtin", "str", None, "toy model name, see docs/models.md"),
     Key("electrons", "float", None, "electrons per cell (for the Fermi level); "
         "materials default to their valence count", ge=0.0),
@@ -265,7 +276,8 @@ MODEL = Table("model", [
 ], "the Hamiltonian")
 
 KMESH = Table("kmesh", [
-    Key("size", "ints", None, "Monkhorst-Pack-style uniform mesh: 3 numbers bulk, 2 films", ge=1, length=(2, 3)),
+    Key("size", "ints", None, "Monkhorst-Pack-style uniform mesh: 3 numbers bulk, 2 films", ge=1, le=1_000_000,
+        length=(2, 3)),
     Key("shift", "floats", None, "shift in units of the mesh spacing (0 = Gamma-centred, 0.5 = shifted)",
         length=(2, 3)),
     Key("chunk_size", "int", None, "k-points per chunk (default: from the mesh size only, "
@@ -285,6 +297,8 @@ PARALLEL = Table("parallel", [
     Key("progress_interval", "float", 10.0, "seconds between progress lines", units="s", gt=0.0, physics=False),
     Key("sync_interval", "float", 2.0, "seconds between the points where ranks agree on checkpoints, "
         "signals and failures (the latency of a SIGTERM)", units="s", ge=0.0, physics=False),
+    Key("max_memory_gb", "float", None, "refuse a run whose estimated memory per rank exceeds this "
+        "(default: the machine's memory shared by the ranks on it)", units="GB", gt=0.0, physics=False),
 ], "parallel execution", physics=False)
 
 SHARED_TABLES = [MODEL, KMESH, OUTPUT, PARALLEL]

@@ -34,14 +34,14 @@ G0 = 1e15   # Ohm^-1 m^-2, the paper's scale of chemical potentials in Fig. 2
 
 # the physical parameters: keyword arguments of hpcorb.bilayer and keys of the [bilayer] table
 PARAM_KEYS = [
-    Key("d_N", "float", 5.0, "thickness of the nonmagnetic layer N", units="nm", gt=0.0),
-    Key("d_F", "float", 5.0, "thickness of the ferromagnet F", units="nm", gt=0.0),
-    Key("lambda_s_N", "float", 3.0, "spin relaxation length in N", units="nm", gt=0.0),
-    Key("lambda_o_N", "float", 5.0, "orbital relaxation length in N", units="nm", gt=0.0),
-    Key("lambda_o_F", "float", 5.0, "orbital relaxation length in F", units="nm", gt=0.0),
-    Key("lambda_sf", "float", 3.0, "spin diffusion length in F", units="nm", gt=0.0),
-    Key("lambda_phi", "float", 1.0, "spin dephasing length in F", units="nm", gt=0.0),
-    Key("lambda_J", "float", 0.5, "spin precession length in F", units="nm", gt=0.0),
+    Key("d_N", "float", 5.0, "thickness of the nonmagnetic layer N", units="nm", ge=1e-4, le=1e7),
+    Key("d_F", "float", 5.0, "thickness of the ferromagnet F", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_s_N", "float", 3.0, "spin relaxation length in N", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_o_N", "float", 5.0, "orbital relaxation length in N", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_o_F", "float", 5.0, "orbital relaxation length in F", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_sf", "float", 3.0, "spin diffusion length in F", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_phi", "float", 1.0, "spin dephasing length in F", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_J", "float", 0.5, "spin precession length in F", units="nm", ge=1e-4, le=1e7),
     Key("sigma_s_N", "float", 1e6, "spin conductivity of N", units="Ohm^-1 m^-1", gt=0.0),
     Key("sigma_o_N", "float", 1e6, "orbital conductivity of N", units="Ohm^-1 m^-1", gt=0.0),
     Key("sigma_s_F", "float", 1e6, "spin conductivity of F", units="Ohm^-1 m^-1", gt=0.0),

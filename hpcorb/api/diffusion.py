@@ -90,6 +90,7 @@ def prepare(model, kmesh, fermi_energy, soc_scales, ctx):
     scales, models = soc_models(model, soc_scales, ctx)
     if models[0].periodic != 3:
         raise DeckError("kmesh.size", kmesh["size"], "the model is not a bulk (3D) model")
+    models[0].require_geometry("diffusion (velocities and the cell volume)")
     mesh = KMesh(kmesh["size"], kmesh["shift"])
     if fermi_energy is None and models[0].electrons is None:
         raise DeckError("diffusion.fermi_energy", "(missing)",
@@ -212,6 +213,7 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
     tensor = to_siemens_per_metre(out["tensor"], gamma, mesh.n, V)
 
     res = Results("diffusion")
+    res.attrs.update(models[0].provenance())
     res.add("energies", energies, "eV", "energies relative to the Fermi level")
     res.add("soc_scale", np.asarray(scales, dtype=float), "1", "SOC strength (1 = the material's own)")
     res.add("fermi_energy", efs, "eV", "absolute Fermi energy per SOC scale")

@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import DeckError, InputError
 from ..io.results import Results
 from ..kernels import kubo as K
+from ..kernels import kubo_tensor as KT
 from ..models import lowdin
 from ..models.orbitals import layer_index, model_operators
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
@@ -96,12 +97,22 @@ class Setup:
         H, dH = lowdin.hk_dhk(self.model, np.atleast_2d(kfrac))
         return H[0], dH[0]
 
+    def hk_batch(self, kfrac):
+        """H (nk, N, N) and dH (nk, 3, N, N) for a batch of k (one transform over R)."""
+        return lowdin.hk_dhk(self.model, np.atleast_2d(kfrac))
+
     def k_contrib(self, kfrac, w_lo, w_hi, holes):
         H, dH = self.hk(kfrac)
+        return self.contrib(H, dH, w_lo, w_hi, holes)[:2]
+
+    def contrib(self, H, dH, w_lo, w_hi, holes, tensor=False):
+        """(E of the bands used, film/bulk contributions, bulk tensor contributions or None)."""
         E, U = np.linalg.eigh(H)
         cols, always = K.band_window(E, w_lo, w_hi, holes)
         vb, qb = K.current_blocks(self.layout, H, dH, self.z, self.O, bulk=self.bulk)
-        return E[cols], K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes)
+        c = K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes)
+        t = KT.tensor_k(E, U, dH, self.O, self.eta, cols) if tensor else None
+        return E[cols], c, t
 
 
 def _permuted(model, p):
@@ -119,6 +130,7 @@ def prepare(model, kmesh, mode, fermi_energy):
     if model.periodic != dim:
         raise DeckError("kmesh.size", kmesh["size"],
                         f"the model is periodic in {model.periodic} directions; mode = \"{mode}\" needs {dim}")
+    model.require_geometry("slab_kubo (velocities and the cell volume)")
     mesh = KMesh(kmesh["size"], kmesh["shift"])
     if fermi_energy is None and model.electrons is None:
         raise DeckError("slab_kubo.fermi_energy", None, "give fermi_energy (eV) or [model] electrons "
@@ -134,6 +146,9 @@ def slab_kubo(model, *, kmesh, context, energies, eta, temperature, fermi_energy
     ctx, log = context, context.log
     mesh = prepare(model, kmesh, mode, fermi_energy)
     st = Setup(model, p["mode"], p["eta"])
+    if p["mode"] == "film" and p["surface_layers"] is not None and 2 * p["surface_layers"] > st.nl:
+        raise DeckError("slab_kubo.surface_layers", p["surface_layers"],
+                        f"at most {st.nl // 2} (half of the {st.nl} layers) per side")
     kT = K_B * p["temperature"]
     chunk = kmesh["chunk_size"] or default_chunk_size(mesh.n, cost_hint=max(1.0, (st.model.norb / 40.0) ** 3))
     log(f"slab_kubo: {model.name}, mode {p['mode']}, {st.model.norb} bands, {st.nl} layer(s), "
@@ -164,6 +179,8 @@ def slab_kubo(model, *, kmesh, context, energies, eta, temperature, fermi_energy
     tmpl = {"hist": (shape, float)}
     if kT > 0:
         tmpl["hist1"] = (shape, float)
+    if st.bulk:
+        tmpl.update({k: ((nb, 2, 3, 3, 3), float) for k in (("tensor", "tensor1") if kT > 0 else ("tensor",))})
     out = run_chunks(Plan(mesh.n, chunk), kernel, tmpl, ctx.comm,
                      stage="kubo", label="k-points", **ctx.engine())
     sig = finish(out["hist"], edges, mu, kT, holes, st.volume, mesh.n, out.get("hist1"))
@@ -181,7 +198,14 @@ def slab_kubo(model, *, kmesh, context, energies, eta, temperature, fermi_energy
                 res.add(f"{kind}/{o}/{part}", arrays[kind][o][part], units,
                         what + ("L" if o == "orbital" else "S") + f"_gamma, {part.replace('_', ' ')}; "
                         "axes [energy, layer, gamma (x,y,z), beta (x,y)]")
-    s = p["surface_layers"]
+    res.attrs.update(model.provenance())
+    if st.bulk:
+        T = KT.finish(out["tensor"], edges, mu, kT, holes, st.volume, mesh.n, out.get("tensor1"))
+        for o, oname in enumerate(OPS):
+            res.add(f"tensor/{oname}/conventional", T[:, o], units,
+                    f"sigma^gamma_alpha beta: alpha-current (1/2){{v_alpha, {'L' if o == 0 else 'S'}_gamma}} "
+                    "driven by E_beta; axes [energy, gamma (x,y,z), alpha flow (x,y,z), beta field (x,y,z)]")
+    s = min(3, st.nl // 2) if p["surface_layers"] is None else p["surface_layers"]
     res.attrs.update({
         "units": units, "eta_eV": p["eta"], "temperature_K": p["temperature"], "kmesh": list(mesh.size),
         "kmesh_shift": mesh.shift.tolist(), "fermi_energy_eV": ef, "fermi_energy_source": ef_source,
@@ -210,15 +234,29 @@ def make_kernel(st, mesh, edges, w_lo, w_hi, holes, moments=False):
     shape = (len(edges) + 1, 2, K.N_OPS, 2, st.nl)
     centres = K.bin_centres(edges)
 
+    tshape = (len(edges) + 1, 2, 3, 3, 3)
+    batch = max(1, 2 ** 18 // st.model.norb ** 2)        # H, dH of a batch: <= ~16 MB (1 k for big films)
+
     def kernel(start, stop):
         hist = np.zeros(shape)
         hist1 = np.zeros(shape) if moments else None
-        for kf in mesh.frac(start, stop):
-            E, c = st.k_contrib(kf, w_lo, w_hi, holes)
-            K.accumulate(hist, edges, E, c, hist1, centres)
+        th = np.zeros(tshape) if st.bulk else None
+        th1 = np.zeros(tshape) if (st.bulk and moments) else None
+        kf = mesh.frac(start, stop)
+        for b in range(0, len(kf), batch):
+            Hs, dHs = st.hk_batch(kf[b:b + batch])
+            for H, dH in zip(Hs, dHs):
+                E, c, t = st.contrib(H, dH, w_lo, w_hi, holes, tensor=st.bulk)
+                K.accumulate(hist, edges, E, c, hist1, centres)
+                if st.bulk:
+                    K.accumulate(th, edges, E, t, th1, centres)
         out = {"hist": hist}
         if moments:
             out["hist1"] = hist1
+        if st.bulk:
+            out["tensor"] = th
+            if moments:
+                out["tensor1"] = th1
         return out
     return kernel
 

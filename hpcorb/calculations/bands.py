@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..api import bands as physics
 from ..errors import DeckError
 from ..report import bands as report
+from ..resources import kspace_estimate, model_states
 from ..schema import Key, Table
 from .common import context, deck_model, model_from_keys
 
@@ -14,7 +15,7 @@ SCHEMA = Table("bands", [
     Key("npoints", "int", 300, "k-points along the whole path (shared by segment length)", ge=2),
     Key("path", "any", None, "custom path: list of points [\"LABEL\", f1, f2(, f3)] in fractional "
         "reciprocal coordinates; the string \"|\" starts a new branch (default: per lattice)"),
-    Key("broadening", "float", 0.05, "Gaussian broadening of the DOS", units="eV", gt=0.0),
+    Key("broadening", "float", 0.05, "Gaussian broadening of the DOS", units="eV", ge=1e-6, le=100.0),
     Key("bins", "int", 200000, "histogram bins for DOS and Fermi level", ge=100, le=50_000_000),
     Key("window", "floats", [-8.0, 6.0], "energy window of the plot, relative to E_F", units="eV", length=2),
 ], "band structure, DOS and Fermi level")
@@ -52,3 +53,13 @@ def call(deck, ctx, model=None):
 
 def run(deck, comm, log=None, checkpoint=None):
     return call(deck, context(deck, comm, log, checkpoint))
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["bands"]
+    n, _ = model_states(deck)
+    path_bytes = 8.0 * 3 * p["npoints"] * n
+    return kspace_estimate(deck, n_ranks, template_bytes=16.0 * p["bins"],
+                           extra_bytes=8.0 * 4 * p["bins"] + path_bytes,
+                           extra_key="bands.npoints" if path_bytes > 32.0 * p["bins"] else "bands.bins")

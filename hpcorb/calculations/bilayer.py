@@ -13,6 +13,7 @@ from ..errors import DeckError, InputError
 from ..io.torque_csv import read_torque_csv
 from ..kernels import driftdiffusion as dd
 from ..report import bilayer as report
+from ..resources import Estimate
 from ..schema import Key, Table, coerce
 from .common import context
 
@@ -139,3 +140,19 @@ def call(deck, ctx, model=None):
 
 def run(deck, comm, log=None, checkpoint=None):
     return call(deck, context(deck, comm, log, checkpoint))
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["bilayer"]
+    s = p["sweep"]
+    n = 1.0
+    key = "bilayer.points"
+    if s is not None and s["values"] is not None:
+        n = float(len(s["values"])) * (len(s["values2"]) if s["values2"] is not None else 1)
+        key = "bilayer.sweep.values"
+    per_point = 64 * 16.0 * 2 * p["points"]           # profiles of one point
+    total = n * 32 * 8.0 + per_point * max(1.0, min(n, 64.0)) + 100e6
+    if n * 64 > per_point:
+        return Estimate(total, n, key, f"{n:.3g} sweep points")
+    return Estimate(total, n, "bilayer.points", f"{n:.3g} points of {p['points']} profile points")

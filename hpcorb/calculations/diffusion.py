@@ -4,17 +4,20 @@ Physics: :mod:`hpcorb.api.diffusion`; report: :mod:`hpcorb.report.diffusion`.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..api import diffusion as physics
 from ..context import RunContext
 from ..errors import DeckError
 from ..report import diffusion as report
+from ..resources import kspace_estimate, model_states
 from ..schema import Key, Table
 from .common import context, deck_model, model_from_keys
 
 SCHEMA = Table("diffusion", [
     Key("energies", "grid", [0.0], "energies relative to the Fermi level: a list or {start, stop, num}",
         units="eV"),
-    Key("gamma", "float", 0.1, "disorder broadening Gamma", units="eV", gt=0.0),
+    Key("gamma", "float", 0.1, "disorder broadening Gamma", units="eV", ge=1e-6, le=100.0),
     Key("soc_scales", "floats", None, "SOC strengths to scan in one run (0 = no SOC, 1 = the "
         "material's own); default [model] soc_scale (builtin toys: params.soc_scale)", ge=0.0),
     Key("fermi_energy", "float", None, "absolute Fermi energy (eV); default: from the electron count, "
@@ -62,3 +65,14 @@ def call(deck, ctx, model=None):
 
 def run(deck, comm, log=None, checkpoint=None):
     return call(deck, context(deck, comm, log, checkpoint))
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["diffusion"]
+    n, _ = model_states(deck)
+    n_e = len(np.atleast_1d(p["energies"]))
+    n_s = len(p["soc_scales"] or [1])
+    per_batch = p["batch"] * (6 + 4 * n_e) * 16.0 * n * n        # Green's functions per energy
+    return kspace_estimate(deck, n_ranks, template_bytes=8.0 * n_s * (n_e * 64 + 100000),
+                           extra_bytes=per_batch, extra_key="diffusion.energies")

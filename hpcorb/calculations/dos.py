@@ -7,11 +7,13 @@ from __future__ import annotations
 from ..api import dos as physics
 from ..errors import DeckError
 from ..report import dos as report
+from ..resources import kspace_estimate
 from ..schema import Key, Table
 from .common import context, deck_model, model_from_keys
 
 SCHEMA = Table("dos", [
-    Key("broadening", "float", 0.05, "width of the broadening function", units="eV", gt=0.0),
+    Key("broadening", "float", 0.05, "width of the broadening function", units="eV", gt=0.0,
+        le=100.0),
     Key("smearing", "str", "gaussian", "broadening function (Gaussian sigma or Lorentzian HWHM)",
         choices=("gaussian", "lorentzian")),
     Key("energies", "grid", None, "output energies, absolute (default: band range +- 5 broadening, "
@@ -49,3 +51,11 @@ def call(deck, ctx, model=None):
 
 def run(deck, comm, log=None, checkpoint=None):
     return call(deck, context(deck, comm, log, checkpoint))
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["dos"]
+    ne = 2001 if p["energies"] is None else len(p["energies"])
+    return kspace_estimate(deck, n_ranks, template_bytes=16.0 * p["bins"],
+                           extra_bytes=8.0 * (4 * p["bins"] + 3 * ne), extra_key="dos.bins")

@@ -10,13 +10,17 @@ from ..api import interface as physics
 from ..api.interface import SWEEP_PARAMETERS
 from ..errors import DeckError
 from ..report import interface as report
+from ..resources import Estimate
 from ..schema import REQUIRED, Key, Table
 from .common import context
 
 SCHEMA = Table("interface", [
-    Key("U", "float", 0.5, "potential step of the right layer (must be below E_F)", units="E_F", lt=1.0),
-    Key("r", "float", 0.5, "crystal-field strength r of r (L.k)^2", units="hbar^2/2m", ge=0.0),
-    Key("alpha", "float", 0.0, "interfacial orbital Rashba alpha_R (alpha_R k_F^2/E_F)", units="hbar^2/2m"),
+    Key("U", "float", 0.5, "potential step of the right layer (must be below E_F)", units="E_F", ge=-1e4,
+        lt=1.0),
+    Key("r", "float", 0.5, "crystal-field strength r of r (L.k)^2", units="hbar^2/2m", ge=0.0,
+        le=1e4),
+    Key("alpha", "float", 0.0, "interfacial orbital Rashba alpha_R (alpha_R k_F^2/E_F)", units="hbar^2/2m",
+        ge=-1e4, le=1e4),
     Key("incident", "strs", ["x", "y", "z"], "incident dipole states |L_x>, |L_y>, |L_z>",
         choices=("x", "y", "z")),
     Key("z_max", "float", 30.0, "end of the z window of the profiles", units="1/k_F", gt=0.0),
@@ -59,8 +63,8 @@ def check_deck(deck):
     if sw is not None:
         vals = np.asarray(sw["values"], dtype=float)
         name = sw["parameter"]
-        if name == "U" and np.any(vals >= 1.0):
-            raise DeckError("interface.sweep.values", vals.tolist(), "U must stay below E_F = 1")
+        if name == "U" and np.any((vals >= 1.0) | (vals < -1e4)):
+            raise DeckError("interface.sweep.values", vals.tolist(), "U must stay in [-1e4, 1) E_F")
         if name == "r" and np.any(vals < 0.0):
             raise DeckError("interface.sweep.values", vals.tolist(), "r must be >= 0")
 
@@ -71,3 +75,16 @@ def call(deck, ctx, model=None):
 
 def run(deck, comm, log=None, checkpoint=None):
     return call(deck, context(deck, comm, log, checkpoint))
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["interface"]
+    sw = p.get("sweep")
+    nv = len(sw["values"]) if sw is not None else 1
+    profiles = sw is None or sw["profiles"]
+    per_point = (3 * 3 + 3 * 5 + 3 * 3 + 16) * 8.0 * p["nz"]
+    quad = 2 * p["max_points"] * 64 * 16.0 * max(1, p["nz"] // 64)
+    total = (nv if profiles else 1) * per_point + nv * 256 + quad + 100e6
+    key = "interface.sweep.values" if nv > 1 and nv * 256 > per_point else "interface.nz"
+    return Estimate(total, nv, key, f"{nv} point{'s' if nv > 1 else ''} x {p['nz']} z values")

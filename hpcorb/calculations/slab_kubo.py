@@ -9,20 +9,22 @@ import numpy as np
 from ..api import slab_kubo as physics
 from ..errors import DeckError
 from ..report import slab_kubo as report
+from ..resources import kspace_estimate
 from ..schema import Key, Table
 from .common import context, deck_model, model_from_keys
 
 SCHEMA = Table("slab_kubo", [
     Key("energies", "grid", [0.0], "Fermi energies relative to E_F: list or {start, stop, num}", units="eV"),
-    Key("eta", "float", 0.1, "broadening eta of the Kubo formula", units="eV", gt=0.0),
-    Key("temperature", "float", 0.0, "temperature of the Fermi function", units="K", ge=0.0),
+    Key("eta", "float", 0.1, "broadening eta of the Kubo formula", units="eV", ge=1e-6, le=100.0),
+    Key("temperature", "float", 0.0, "temperature of the Fermi function", units="K", ge=0.0, le=1e5),
     Key("fermi_energy", "float", None, "absolute Fermi energy (default: from the electron count "
         "on the same k-mesh)", units="eV"),
-    Key("surface_layers", "int", 3, "layers counted as surface at each vacuum side (Table 1)", ge=0),
+    Key("surface_layers", "int", None, "layers counted as surface at each vacuum side (Table 1); "
+        "default 3, or half the film when it is thinner; at most half the film", ge=0),
     Key("mode", "str", "film", "film: layer-resolved 2D film; bulk: 3D crystal (one 'layer')",
         choices=("film", "bulk")),
     Key("energy_resolution", "float", None, "energy-histogram bin width (default: exact at T = 0 "
-        "with the requested energies as bin edges; kT/10 at T > 0)", units="eV", gt=0.0),
+        "with the requested energies as bin edges; kT/10 at T > 0)", units="eV", ge=1e-6, le=10.0),
 ], "layer-resolved direct/inverse orbital and spin Hall responses (paper 003)")
 
 PHYSICS = physics.slab_kubo
@@ -53,6 +55,11 @@ def check_deck(deck):
     e = np.asarray(p["energies"])
     if len(np.unique(e)) != len(e):
         raise DeckError("slab_kubo.energies", e.tolist(), "energies must be distinct")
+    layers = deck["model"].get("layers")
+    if p["mode"] == "film" and layers is not None and p["surface_layers"] is not None \
+            and 2 * p["surface_layers"] > layers:
+        raise DeckError("slab_kubo.surface_layers", p["surface_layers"],
+                        f"at most {layers // 2} (half of model.layers = {layers}) per side")
 
 
 def _periodic(deck):
@@ -73,3 +80,16 @@ def call(deck, ctx, model=None):
 
 def run(deck, comm, log=None, checkpoint=None):
     return call(deck, context(deck, comm, log, checkpoint))
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["slab_kubo"]
+    n_e = len(np.atleast_1d(p["energies"]))
+    layers = deck["model"].get("layers") or 1
+    bins, key = 4 * n_e + 8, "slab_kubo.energies"
+    if p["energy_resolution"] is not None:            # histogram over ~40 eV of bands
+        bins, key = max(bins, 40.0 / p["energy_resolution"]), "slab_kubo.energy_resolution"
+    hist = bins * 2 * 4 * 2 * layers * 8.0
+    return kspace_estimate(deck, n_ranks, template_bytes=hist, per_k_matrices=10,
+                           extra_bytes=2 * hist, extra_key=key)

@@ -12,6 +12,7 @@ from ..api.trilayer import GB, _check_items, _n_fm, dense_bytes, ky_bytes, norb_
 from ..errors import DeckError
 from ..models.t2g import build_lattice  # noqa: F401 (tests and benchmarks use it from here)
 from ..report import trilayer as report
+from ..resources import Estimate
 from ..schema import REQUIRED, Key, Table
 from ..solvers import realspace as solvers
 from ..solvers.slepc import estimate_bytes
@@ -148,3 +149,17 @@ def call(deck, ctx, model=None):
 
 def run(deck, comm, log=None, checkpoint=None):
     return call(deck, context(deck, comm, log, checkpoint))
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["trilayer"]
+    solver = resolve_solver(p)
+    n_states = p["nx"] * p["ny"] * norb_of(p)
+    if solver == "dense":
+        b = dense_bytes(n_states)
+    elif solver == "ky":
+        b = ky_bytes(p)
+    else:
+        b = estimate_bytes(p["nx"], p["ny"], norb_of(p), (p["sparse"] or {}).get("window_nev", 96), n_ranks)
+    return Estimate(b + 100e6, n_states, "trilayer.nx", f"{n_states} states, solver {solver}")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CheckpointStop
+from ..errors import CheckpointStop, SystemFault
 from ..log import NullLogger, fmt_seconds
 from . import signals
 
@@ -169,7 +169,7 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
                 f"in {t_ckpt - now:.2f} s -> {checkpoint.path}")
         if flags[1]:
             names = [s for s in comm.allgather(sigs.caught) if s]
-            log(f"{stage}: received {names[0]}; stopping after the checkpoint "
+            log(f"{stage}: received {signals.received(names[0])}; stopping after the checkpoint "
                 "(run the same command again to resume)")
             raise CheckpointStop(names[0])
         if now - t_progress >= progress_interval and r < n_rounds:
@@ -186,8 +186,8 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
         if comm.rank == 0:
             red = red + base[name]
         result[name] = comm.bcast(red)
-    if checkpoint is not None and comm.rank == 0:
-        checkpoint.save_stage(stage, plan, mode, np.ones(plan.n_chunks, dtype=bool), result)
+    if checkpoint is not None:
+        _on_rank0(comm, checkpoint.save_stage, stage, plan, mode, np.ones(plan.n_chunks, dtype=bool), result)
     elapsed = time.time() - t_start
     if len(todo):
         log(f"{stage}: {plan.n_chunks} chunks of {plan.chunk_size} {label} done in "
@@ -203,9 +203,20 @@ def _save(checkpoint, stage, plan, mode, done, partial, base, comm):
             base[name] += red
             sums[name] = base[name]
         partial[name][...] = 0
+    _on_rank0(comm, checkpoint.save_stage, stage, plan, mode, done, sums)
+
+
+def _on_rank0(comm, fn, *args):
+    """Run ``fn`` on rank 0; a SystemFault there (disk full) is raised on every rank."""
+    msg = None
     if comm.rank == 0:
-        checkpoint.save_stage(stage, plan, mode, done, sums)
-    comm.barrier()
+        try:
+            fn(*args)
+        except SystemFault as exc:
+            msg = str(exc)
+    msg = comm.bcast(msg)
+    if msg:
+        raise SystemFault(msg)
 
 
 def _max_array(comm, arr):

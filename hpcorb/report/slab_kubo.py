@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..api.slab_kubo import PARTS
+from ..kernels import kubo_tensor as KT
 from ..plot import plt, save_figure
 from ..result import as_result
 
@@ -70,6 +71,13 @@ def summary(result) -> str:
             pr = g[f"direct/{o}/proper"][i, 0]
             lines.append(f"  sigma_zx^{sym}y = {c[1, 0]:+10.1f}   sigma_zy^{sym}x = {c[0, 1]:+10.1f}"
                          f"   (proper {pr[1, 0]:+.1f}, {pr[0, 1]:+.1f})")
+        if "tensor" in g:
+            lines.append("")
+            lines.append("full tensor sigma^gamma_alpha beta (gamma polarization, alpha flow, beta field)")
+            for o, sym in (("spin", "S"), ("orbital", "L")):
+                T = g[f"tensor/{o}/conventional"][i]
+                parts = [f"sigma_{a}{b}^{sym}{gm} {KT.component(T, gm, a, b):+8.1f}" for gm, a, b in KT.COMPONENTS]
+                lines.append("  " + "  ".join(parts))
     return "\n".join(lines)
 
 

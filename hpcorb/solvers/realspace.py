@@ -99,7 +99,8 @@ def solve(lat, T, solver, comm, log=None, checkpoint=None, engine_kw=None, spars
         site = (0, lat.nx, site_all) if comm.rank == 0 else (0, 0, {k: v[:0] for k, v in site_all.items()})
         return {"col": col, "site": site, "F": F, "info": info}
     if solver == "sparse":
-        b, F, sinfo = solve_sparse(lat, T, comm, log=log, **(sparse_opts or {}))
+        b, F, sinfo = solve_sparse(lat, T, comm, log=log, checkpoint=checkpoint,
+                                   **(engine_kw or {}), **(sparse_opts or {}))
         info.update(sinfo)
         site = rs.site_observables(lat, b)
         colloc = rs.column_average(site)
