@@ -23,10 +23,8 @@ signal itself after its N-th work item (engine chunk or sparse window);
 ``HPCORB_FAULT_READY=PATH`` creates PATH after the first item (a test then
 knows the run is inside a checkpointable stage);
 ``HPCORB_FAULT_SLOW=SECONDS`` sleeps that long after every item on every
-rank (a slow run that a test can interrupt at leisure);
-``HPCORB_FAULT="sleep:S"`` makes rank 0 sleep S seconds after every item (a
-slow run without CPU load, so that a scheduler's signal lands mid-run:
-tests/slurm).
+rank (a slow run without CPU load that a test, or a scheduler's signal in
+tests/slurm, can interrupt at leisure).
 """
 from __future__ import annotations
 
@@ -118,8 +116,5 @@ def fault_point(rank: int):
     if not spec:
         return
     kind, _, n = spec.partition(":")
-    if kind == "sleep":
-        time.sleep(float(n))
-        return
     if n.isdigit() and STATE.chunks == int(n):
         os.kill(os.getpid(), signal.SIGKILL if kind == "kill" else signal.SIGTERM)

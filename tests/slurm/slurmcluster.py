@@ -111,6 +111,12 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
     path = os.path.join(d, "slurm.conf")
     with open(path, "w") as f:
         f.write(conf)
+    # PMIx client folders inside DIR: Slurm names them /tmp/spmix_appdir_UID_JOB.STEP by
+    # default, and a folder left by a killed step of an earlier private cluster (job ids
+    # start at 1 again) makes the step of a new job with the same id fail to launch.
+    os.makedirs(os.path.join(d, "pmix"), exist_ok=True)
+    with open(os.path.join(d, "mpi.conf"), "w") as f:
+        f.write(f"PMIxCliTmpDirBase={d}/pmix\n")
     return path
 
 

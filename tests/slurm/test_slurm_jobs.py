@@ -4,8 +4,8 @@ USR1 / time limit / scontrol requeue, job arrays, deck errors.
 
 Every job's numbers are compared with ``./run DECK -n 2`` outside Slurm to
 1e-12 (the ``reference`` fixture).  Slow runs without CPU load come from the
-test hook that sleeps S s after each chunk (``HPCORB_FAULT=sleep:S``; the
-same as ``HPCORB_FAULT_SLOW=S`` of the hardening work, also set).
+test hook that sleeps S s after each chunk on every rank
+(``HPCORB_FAULT_SLOW=S``, hpcorb/parallel/signals.py).
 """
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def _slow_job(slurm, tmp_path, name, sleep, extra=(), checkpoint_interval=None):
     deck = write_deck(tmp_path / f"{name}.toml", dos_deck(f"{name}.h5", checkpoint_interval=checkpoint_interval))
     out = tmp_path / f"{name}.out"
     job = slurm.sbatch([*SMALL, f"--output={out}", *extra, JOB_SCRIPT, deck], cwd=tmp_path,
-                       env=slurm.environ(HPCORB_FAULT=f"sleep:{sleep}", HPCORB_FAULT_SLOW=sleep))
+                       env=slurm.environ(HPCORB_FAULT_SLOW=sleep))
     return job, out, tmp_path / f"{name}.h5"
 
 
