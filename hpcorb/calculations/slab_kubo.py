@@ -40,6 +40,9 @@ SCHEMA = Table("slab_kubo", [
     Key("surface_layers", "int", 3, "layers counted as surface at each vacuum side (Table 1)", ge=0),
     Key("mode", "str", "film", "film: layer-resolved 2D film; bulk: 3D crystal (one 'layer')",
         choices=("film", "bulk")),
+    Key("precision", "str", "double", "arithmetic after the complex128 eigensolve: double (complex128) or "
+        "mixed (complex64 products, ~2x faster; measured relative change of the Table-1 numbers in "
+        "docs/speed.md)", choices=("double", "mixed")),
     Key("energy_resolution", "float", None, "energy-histogram bin width (default: exact at T = 0 "
         "with the requested energies as bin edges; kT/10 at T > 0)", units="eV", gt=0.0),
 ], "layer-resolved direct/inverse orbital and spin Hall responses (paper 003)")
@@ -76,11 +79,12 @@ def check_deck(deck):
 class Setup:
     """Everything k-independent: the layer-sorted model, operators, layout."""
 
-    def __init__(self, model, mode="film", eta=0.1):
+    def __init__(self, model, mode="film", eta=0.1, precision="double"):
         from ..models.orbitals import layer_index, model_operators
         self.mode = mode
         self.bulk = mode == "bulk"
         self.eta = float(eta)
+        self.precision = precision
         if self.bulk:
             layer = np.zeros(model.norb, dtype=int)
             layer_z = np.zeros(1)
@@ -134,7 +138,8 @@ class Setup:
         E, U = np.linalg.eigh(H)
         cols, always = K.band_window(E, w_lo, w_hi, holes)
         vb, qb = K.current_blocks(self.layout, H, dH, self.z, self.O, bulk=self.bulk)
-        return E[cols], K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes)
+        return E[cols], K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes,
+                                 precision=self.precision)
 
 
 def _permuted(model, p):
@@ -168,7 +173,7 @@ def validate(deck):
 def run(deck, comm, log, checkpoint):
     p = deck["slab_kubo"]
     model, mesh = _prepare(deck)
-    st = Setup(model, p["mode"], p["eta"])
+    st = Setup(model, p["mode"], p["eta"], p["precision"])
     kT = K_B * p["temperature"]
     opts = engine_options(deck)
     chunk = deck["kmesh"]["chunk_size"] or default_chunk_size(mesh.n, cost_hint=max(1.0, (st.model.norb / 40.0) ** 3))
@@ -223,7 +228,7 @@ def run(deck, comm, log, checkpoint):
         "surface_layers": s, "mode": p["mode"], "n_layers": st.nl, "n_bands": st.model.norb,
         "interlayer_distance_A": st.D, "cell_volume_A3": st.volume, "model": model.name,
         "histogram_bins": nb, "histogram_side": "holes" if holes else "electrons",
-        "layer_bandwidth": st.layout.bandwidth,
+        "layer_bandwidth": st.layout.bandwidth, "precision": p["precision"],
         "convention": ("paper 003 main-text signs (Eqs. 9, 11): sigma = -(e hbar/D) Int d2k/(2pi)^2 sum "
                        "(f_n - f_n') Im[<n|A(z)|n'><n'|B|n>]/((E_n-E_n')^2+eta^2); the supplement's S10 "
                        "has the opposite sign for the inverse. Global = mean over layers; "

@@ -158,18 +158,19 @@ def _kramers(E, delta):
     return np.all(d[:, 0::2] < delta, axis=1) & np.all(d[:, 1::2] >= delta, axis=1)
 
 
-def diffusion_kernel(H, dH, sigma, L, energies, gamma, eigen=None):
+def diffusion_kernel(H, dH, sigma, L, energies, gamma, eigen=None, weights=None):
     """Sum over the k-chunk of the diffusion traces, all energies at once.
 
     H (nk, N, N), dH (nk, 3, N, N) (eV, eV Angstrom, orthonormal basis);
     sigma, L (3, N, N) (k-independent); energies (nE,) absolute eV; gamma eV.
-    eigen: optional precomputed (E, U) of H.
+    eigen: optional precomputed (E, U) of H.  weights: optional (nk,) weight
+    of each k in the sum (irreducible points: orbit sizes; default 1).
     Returns (charge (nE, 3, 3) [e, i, j], tensor (nE, 2, 3, 3, 2, 3, 3)
     [e, X, beta, j, Y, alpha, i]) in Angstrom^2/eV (see module doc).
     """
     energies = np.atleast_1d(np.asarray(energies, dtype=float))
     nE = len(energies)
-    poles, coefs = diffusion_poles(H, dH, sigma, L, gamma, eigen)
+    poles, coefs = diffusion_poles(H, dH, sigma, L, gamma, eigen, weights)
     outs = pole_sum(poles, coefs, energies, gamma)
     charge = outs[0].reshape(nE, 3, 1, 3)[:, :, 0, :]                   # [e, j, i]
     charge = np.swapaxes(charge, 1, 2)                                  # [e, i, j]
@@ -177,7 +178,7 @@ def diffusion_kernel(H, dH, sigma, L, energies, gamma, eigen=None):
     return charge, tensor
 
 
-def diffusion_poles(H, dH, sigma, L, gamma, eigen=None):
+def diffusion_poles(H, dH, sigma, L, gamma, eigen=None, weights=None):
     """The k-chunk's diffusion traces as advanced poles with residues.
 
     Returns (poles, coefs): poles (P,) eV, the pole positions E_x (one per
@@ -186,6 +187,7 @@ def diffusion_poles(H, dH, sigma, L, gamma, eigen=None):
     (324 components [X, b, j, Y, a, i]) a list [c1, c2, c3, c4] of (P, ncomp)
     complex arrays (c3, c4 None when no near-degeneracy needs them) with
     Im T(eps) = Im sum_x sum_p c_p,x g_x^*(eps)^p, g_x^* = 1/(eps - E_x - i Gamma).
+    weights (nk,): every residue of a k is multiplied by its weight.
     """
     nk, N = H.shape[0], H.shape[-1]
     E, U = np.linalg.eigh(H) if eigen is None else eigen
@@ -242,6 +244,10 @@ def diffusion_poles(H, dH, sigma, L, gamma, eigen=None):
                 c3[off + u] = np.add.reduceat(K * d, starts, axis=0)
                 c4[off + u] = np.add.reduceat(K * d * d, starts, axis=0)
         coefs.append([np.concatenate(parts1), np.concatenate(parts2), c3, c4])
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        wp = np.concatenate([np.repeat(w[kr], N // 2), np.repeat(w[ko], N)])[:, None]
+        coefs = [[None if c is None else c * wp for c in cs] for cs in coefs]
     return poles, coefs
 
 

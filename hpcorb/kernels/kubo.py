@@ -94,7 +94,7 @@ class Layout:
         """(stack of banded operators) @ M: blocks[z] (nop, nr, nc), M (N, K) -> (N, nop, K)."""
         nop = blocks[0].shape[0]
         K = M.shape[1]
-        out = np.empty((self.n, nop, K), dtype=complex)
+        out = np.empty((self.n, nop, K), dtype=np.result_type(blocks[0].dtype, M.dtype))
         for r, c, blk in zip(self.rows, self.cols, blocks):
             nr = r.stop - r.start
             res = blk.reshape(nop * nr, -1) @ M[c]
@@ -176,7 +176,7 @@ def _transform(U, X, W_rows, ac, wc, nop):
     """U^+ X restricted: columns ``wc`` all rows, columns ``ac`` only rows ``W_rows``."""
     N = U.shape[0]
     m = X.shape[2]
-    Bt = np.zeros((N, nop, m), dtype=complex)
+    Bt = np.zeros((N, nop, m), dtype=X.dtype)
     if wc.stop > wc.start:
         Bt[:, :, wc] = (U.conj().T @ np.ascontiguousarray(X[:, :, wc]).reshape(N, -1)).reshape(N, nop, -1)
     if ac.stop > ac.start:
@@ -190,7 +190,7 @@ def _back(U, Wt, W_rows, ac, wc, nop):
     """U W restricted like :func:`_transform` (rows of W outside W_rows are zero for ac)."""
     N = U.shape[0]
     m = Wt.shape[2]
-    Y = np.empty((N, nop, m), dtype=complex)
+    Y = np.empty((N, nop, m), dtype=Wt.dtype)
     if wc.stop > wc.start:
         Y[:, :, wc] = (U @ np.ascontiguousarray(Wt[:, :, wc]).reshape(N, -1)).reshape(N, nop, -1)
     if ac.stop > ac.start:
@@ -200,8 +200,15 @@ def _back(U, Wt, W_rows, ac, wc, nop):
 
 
 def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice | None = None,
-           holes: bool = False):
+           holes: bool = False, precision: str = "double"):
     """Per-band layer-resolved contributions at one k.
+
+    precision: "double" (complex128 throughout) or "mixed": the eigenvectors
+    (from a complex128 eigensolve) and the operator blocks are rounded to
+    complex64 and every product after the eigensolve runs in single
+    precision; the result is still accumulated in float64.  Relative error
+    per k ~1e-7 (``./run bench slab_kubo`` measures it; docs in the
+    calculation's ``precision`` key).
 
     Returns c (m, 2, 12, 2, Nl) real, Angstrom^2: axis 1 direct/inverse,
     axis 2 the operator Q (:func:`op_index`), axis 3 beta (x, y), for the
@@ -210,6 +217,11 @@ def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice 
     meaningful (it is exact), the single values are not.
     """
     N = layout.n
+    if precision == "mixed":
+        # after the complex128 eigensolve: products in complex64 (2x the flop rate, half the memory)
+        U = U.astype(np.complex64)
+        vb = [b.astype(np.complex64) for b in vb]
+        qb = [b.astype(np.complex64) for b in qb]
     Uc = U[:, cols]
     m = Uc.shape[1]
     nl = layout.nl
@@ -226,7 +238,7 @@ def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice 
         ac, wc, W_rows = slice(always.start - cols.start, m), slice(0, always.start - cols.start), \
             slice(0, always.start)
     Ec = E[cols]
-    g = 1.0 / ((E[:, None] - Ec[None, :]) ** 2 + eta ** 2)          # (N, m)
+    g = (1.0 / ((E[:, None] - Ec[None, :]) ** 2 + eta ** 2)).astype(U.real.dtype)   # (N, m)
     pb = [np.concatenate([v, q]) for v, q in zip(vb, qb)]            # 14 operators
     nop = N_OPS + 2
     X = layout.apply(pb, Uc)                                         # (N, 14, m): op U
