@@ -103,14 +103,13 @@ def lattice_rotations(lattice, periodic):
     out = []
     if periodic == 3:
         G = A @ A.T
-        for e in product((-1, 0, 1), repeat=9):
-            M = np.array(e, dtype=float).reshape(3, 3)
-            if abs(abs(np.linalg.det(M)) - 1) > 1e-9:
-                continue
-            if np.allclose(M @ G @ M.T, G, atol=1e-8 * np.abs(G).max()):
-                # lattice vectors as rows: a' = M a  ->  R with (R a_i^T) = sum_j M_ij a_j
-                R = np.linalg.solve(A, M @ A).T
-                out.append(R)
+        Ms = np.array(list(product((-1, 0, 1), repeat=9)), dtype=float).reshape(-1, 3, 3)
+        ok = np.abs(np.abs(np.linalg.det(Ms)) - 1) < 1e-9
+        Ms = Ms[ok]
+        ok = np.abs(Ms @ G @ np.swapaxes(Ms, 1, 2) - G).max(axis=(1, 2)) < 1e-8 * np.abs(G).max()
+        for M in Ms[ok]:
+            # lattice vectors as rows: a' = M a  ->  R with (R a_i^T) = sum_j M_ij a_j
+            out.append(np.linalg.solve(A, M @ A).T)
     elif periodic == 2:
         a = A[:2]
         nrm = np.cross(a[0], a[1])
@@ -386,12 +385,14 @@ def rebuild(S, rotations, axes):
     S = np.asarray(S)
     k = len(axes)
     out = np.zeros_like(S)
-    letters = "abcdefgh"[:k]
-    primed = "ABCDEFGH"[:k]
-    spec = ",".join(f"{l}{p}" for l, p in zip(letters, primed)) + f",...{primed}->...{letters}"
     for R in rotations:
-        mats = [np.linalg.det(R) * R if ax == "axial" else R for ax in axes]
-        out += np.einsum(spec, *mats, S)
+        T = S
+        for i, ax in enumerate(axes):
+            M = np.linalg.det(R) * R if ax == "axial" else R
+            # apply M to trailing axis i (counted from the first trailing axis), one axis at a time
+            axis = S.ndim - k + i
+            T = np.moveaxis(np.tensordot(T, M, axes=([axis], [1])), -1, axis)
+        out += T
     return out / len(rotations)
 
 
