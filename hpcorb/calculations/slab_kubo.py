@@ -30,6 +30,7 @@ from ..io.results import Results
 from ..kernels import kubo as K
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
 from ..parallel.kmesh import KMesh
+from ..symmetry import find_symmetry, full_mesh, keeps_z, layer_permutation, mesh_for
 
 SCHEMA = Table("slab_kubo", [
     Key("energies", "grid", [0.0], "Fermi energies relative to E_F: list or {start, stop, num}", units="eV"),
@@ -176,7 +177,8 @@ def run(deck, comm, log, checkpoint):
     st = Setup(model, p["mode"], p["eta"], p["precision"])
     kT = K_B * p["temperature"]
     opts = engine_options(deck)
-    chunk = deck["kmesh"]["chunk_size"] or default_chunk_size(mesh.n, cost_hint=max(1.0, (st.model.norb / 40.0) ** 3))
+    irr, sym = _symmetry(st, mesh, deck["kmesh"]["symmetry"], log)
+    chunk = deck["kmesh"]["chunk_size"] or default_chunk_size(irr.n, cost_hint=max(1.0, (st.model.norb / 40.0) ** 3))
     log(f"slab_kubo: {model.name}, mode {p['mode']}, {st.model.norb} bands, {st.nl} layer(s), "
         f"layer bandwidth {st.layout.bandwidth}, mesh {mesh} ({mesh.n} k), eta {p['eta']:g} eV, T {p['temperature']:g} K")
 
@@ -186,7 +188,7 @@ def run(deck, comm, log, checkpoint):
         ef = float(p["fermi_energy"])
         ef_source = "deck"
     else:
-        ef = _fermi_level(st, mesh, model.electrons / g_spin, kT, comm, log, checkpoint, chunk, opts)
+        ef = _fermi_level(st, irr, model.electrons / g_spin, kT, comm, log, checkpoint, chunk, opts)
         ef_source = f"electron count {model.electrons:g} on the same k-mesh"
         log(f"slab_kubo: Fermi energy {ef:.6f} eV ({ef_source})")
     energies = np.asarray(p["energies"], dtype=float)
@@ -200,12 +202,13 @@ def run(deck, comm, log, checkpoint):
     log(f"slab_kubo: {len(energies)} Fermi energies, histogram of {nb} bins, "
         f"{'hole' if holes else 'electron'} side")
 
-    kernel = make_kernel(st, mesh, edges, w_lo, w_hi, holes, moments=kT > 0)
+    kernel = make_kernel(st, irr, edges, w_lo, w_hi, holes, moments=kT > 0)
     tmpl = {"hist": (shape, float)}
     if kT > 0:
         tmpl["hist1"] = (shape, float)
-    out = run_chunks(Plan(mesh.n, chunk), kernel, tmpl, comm, checkpoint=checkpoint,
+    out = run_chunks(Plan(irr.n, chunk), kernel, tmpl, comm, checkpoint=checkpoint,
                      stage="kubo", log=log, label="k-points", **opts)
+    out = {n: _rebuild_hist(a, sym) for n, a in out.items()}
     sig = finish(out["hist"], edges, mu, kT, holes, st.volume, mesh.n, out.get("hist1"))
 
     res = Results("slab_kubo")
@@ -229,6 +232,7 @@ def run(deck, comm, log, checkpoint):
         "interlayer_distance_A": st.D, "cell_volume_A3": st.volume, "model": model.name,
         "histogram_bins": nb, "histogram_side": "holes" if holes else "electrons",
         "layer_bandwidth": st.layout.bandwidth, "precision": p["precision"],
+        "symmetry": bool(deck["kmesh"]["symmetry"]), "symmetry_ops": len(sym), "irreducible_k": irr.n,
         "convention": ("paper 003 main-text signs (Eqs. 9, 11): sigma = -(e hbar/D) Int d2k/(2pi)^2 sum "
                        "(f_n - f_n') Im[<n|A(z)|n'><n'|B|n>]/((E_n-E_n')^2+eta^2); the supplement's S10 "
                        "has the opposite sign for the inverse. Global = mean over layers; "
@@ -254,13 +258,14 @@ def _fermi_level(st, mesh, n_el_bands, kT, comm, log, checkpoint, chunk, opts):
     edges = lo + de * np.arange(int(np.ceil((hi - lo) / de)) + 1)
 
     def kernel(start, stop):
-        e = np.linalg.eigvalsh(lowdin.hk(st.model, mesh.frac(start, stop))).ravel()
-        b = np.searchsorted(edges, e, side="right")
-        return {"counts": np.bincount(b, minlength=len(edges) + 1).astype(float)}
+        e = np.linalg.eigvalsh(lowdin.hk(st.model, mesh.frac(start, stop)))
+        b = np.searchsorted(edges, e.ravel(), side="right")
+        w = np.repeat(mesh.weights(start, stop), e.shape[1])      # orbit sizes (1 without symmetry)
+        return {"counts": np.bincount(b, weights=w, minlength=len(edges) + 1)}
 
     out = run_chunks(Plan(mesh.n, chunk * 4), kernel, {"counts": ((len(edges) + 1,), float)}, comm,
                      checkpoint=checkpoint, stage="fermi", log=log, label="k-points", **opts)
-    return K.fermi_from_counts(edges, out["counts"], n_el_bands * mesh.n, kT)
+    return K.fermi_from_counts(edges, out["counts"], n_el_bands * mesh.mesh.n, kT)
 
 
 def make_kernel(st, mesh, edges, w_lo, w_hi, holes, moments=False):
@@ -271,14 +276,63 @@ def make_kernel(st, mesh, edges, w_lo, w_hi, holes, moments=False):
     def kernel(start, stop):
         hist = np.zeros(shape)
         hist1 = np.zeros(shape) if moments else None
-        for kf in mesh.frac(start, stop):
+        ws = mesh.weights(start, stop) if hasattr(mesh, "weights") else np.ones(stop - start)
+        for kf, w in zip(mesh.frac(start, stop), ws):
             E, c = st.k_contrib(kf, w_lo, w_hi, holes)
-            K.accumulate(hist, edges, E, c, hist1, centres)
+            K.accumulate(hist, edges, E, c if w == 1 else w * c, hist1, centres)
         out = {"hist": hist}
         if moments:
             out["hist1"] = hist1
         return out
     return kernel
+
+
+def _symmetry(st, mesh, use, log):
+    """(irreducible mesh, [(R, layer permutation)]) of the film/bulk k-sum.
+
+    Only operations that keep the z axis (the current direction of every
+    response) are used; each is verified on H(k), L and S
+    (:func:`hpcorb.symmetry.find_symmetry`).  Time reversal is not used.
+    """
+    from ..models import lowdin
+    if not use:
+        return full_mesh(mesh), [(np.eye(3), np.arange(st.nl))]
+    L, S = st.O[:3], st.O[3:]
+    found = find_symmetry(st.model, lambda k: lowdin.hk(st.model, k), operators=(L, S), time_reversal=False)
+    zabs = st.layer_z + st.centre
+    ops, sym = [], []
+    for op in found.ops:
+        perm = np.zeros(1, dtype=int) if st.bulk else layer_permutation(op, zabs)
+        if keeps_z(op) and perm is not None:
+            ops.append(op)
+            sym.append((op.R, perm))
+    irr, rots = mesh_for(mesh, ops)
+    sym = [s for s in sym if any(np.abs(s[0] - R).max() < 1e-9 for R in rots)]
+    log(f"slab_kubo: symmetry: {len(sym)} operations keep the z axis and the mesh, "
+        f"{irr.n} of {mesh.n} k-points")
+    return irr, sym
+
+
+def _rebuild_hist(h, sym):
+    """Full-mesh histogram from the irreducible one: (1/|G|) sum_g rho(g) h.
+
+    h[bin, kind, op (O, part, gamma), beta, layer]: gamma axial (det(R) R),
+    the current direction z polar (R_zz), beta polar in the plane (R[:2, :2]),
+    layer l -> perm[l].
+    """
+    if len(sym) == 1:
+        return h
+    nb, nk_, nop, nbeta, nl = h.shape
+    out = np.zeros_like(h)
+    hh = h.reshape(nb, nk_, 2, 2, 3, nbeta, nl)                      # [.., O, part, gamma, beta, layer]
+    for R, perm in sym:
+        Ra = np.linalg.det(R) * R
+        t = np.einsum("cg,bzopgdl->bzopcdl", Ra, hh) * R[2, 2]
+        t = np.einsum("ed,bzopcdl->bzopcel", R[:2, :2], t)
+        o = np.empty_like(t)
+        o[..., perm] = t
+        out += o.reshape(h.shape)
+    return out / len(sym)
 
 
 def finish(hist, edges, mu, kT, holes, volume, nk, hist1=None):

@@ -434,3 +434,21 @@ def reduce_mesh(models, mesh, hk, *, use=True, time_reversal=False, operators=No
         return full_mesh(mesh), np.eye(3)[None]
     ops, trs = common_symmetry(models, hk, operators)
     return mesh_for(mesh, ops, time_reversal and trs)
+
+
+def layer_permutation(op, layer_z, tol=1e-3):
+    """perm[l] = the layer that layer l is mapped onto by ``op`` (films: z -> R_zz z + t_z).
+
+    layer_z: absolute z of each layer (Angstrom).  None if some layer has no image.
+    """
+    z2 = op.R[2, 2] * np.asarray(layer_z) + op.t[2]
+    d = np.abs(z2[:, None] - np.asarray(layer_z)[None, :])
+    perm = np.argmin(d, axis=1)
+    if np.any(d[np.arange(len(perm)), perm] > tol) or len(set(perm.tolist())) != len(perm):
+        return None
+    return perm
+
+
+def keeps_z(op, tol=1e-9):
+    """True when the operation maps the z axis onto itself (R_zz = +-1)."""
+    return abs(abs(op.R[2, 2]) - 1.0) < tol
