@@ -169,3 +169,17 @@ def test_slab_kubo_with_and_without_symmetry(kw):
 def test_slab_kubo_film_rank_independent(symmetry):
     a, b = _film(symmetry, world()), _film(symmetry)
     assert _worst(a, b) < 1e-12
+
+
+def test_bands_dos_with_and_without_symmetry():
+    from hpcorb.calculations import bands as cb
+    out = []
+    for sym in (True, False):
+        d = deck_from_dict({"calculation": {"type": "bands"},
+                            "model": {"material": "Ta", "parametrization": "nrl", "spin": True},
+                            "kmesh": {"size": [6, 6, 6], "symmetry": sym}, "bands": {"npoints": 20}})
+        out.append(cb.run(d, SerialComm(), NullLogger(), None))
+    a, b = out
+    assert a.attrs["irreducible_k"] < b.attrs["irreducible_k"] == 216
+    assert rel(a["dos"], b["dos"]) < 1e-10
+    assert abs(a.attrs["fermi_energy"] - b.attrs["fermi_energy"]) < 1e-10
