@@ -183,3 +183,48 @@ def test_bands_dos_with_and_without_symmetry():
     assert a.attrs["irreducible_k"] < b.attrs["irreducible_k"] == 216
     assert rel(a["dos"], b["dos"]) < 1e-10
     assert abs(a.attrs["fermi_energy"] - b.attrs["fermi_energy"]) < 1e-10
+
+
+@pytest.mark.parametrize("symmetry", [True, False])
+def test_slab_kubo_fast_vs_slow_literal(symmetry):
+    """The calculation's path (irreducible points, weights, rebuilt histogram) against the
+    literal projected-operator formula summed over the full mesh."""
+    from test_kubo_kernel import max_rel
+    from hpcorb.calculations import slab_kubo as sk
+    from hpcorb.kernels import kubo as K
+    from hpcorb.kernels import kubo_slow
+    m = model_of(material="W", parametrization="sk", spin=True, surface="110", layers=3)
+    st = sk.Setup(m, "film", 0.15)
+    mesh = KMesh((4, 4))
+    E = np.linalg.eigvalsh(st.hk([0.1, 0.3])[0])
+    mu = float(np.median(E)) + np.array([-0.2, 0.1])
+    irr, sym = sk._symmetry(st, mesh, symmetry, lambda *a: None)
+    assert (len(sym) == 8) == symmetry
+    edges = K.histogram_edges(mu, 0.0)
+    w_lo, w_hi = K.window(mu, 0.0)
+    out = sk.make_kernel(st, irr, edges, w_lo, w_hi, False)(0, irr.n)
+    hist = sk._rebuild_hist(out["hist"], sym)
+    fast = sk.to_contract(sk.finish(hist, edges, mu, 0.0, False, st.volume, mesh.n))
+    Hs, dHs = zip(*[st.hk(kf) for kf in mesh.frac()])
+    slow = kubo_slow.slow_response(np.array(Hs), np.array(dHs), st.z, st.layer, st.O, st.eta, mu, 0.0,
+                                   st.volume, bulk=st.bulk)
+    assert max_rel(fast, slow) < 1e-10
+
+
+@pytest.mark.parametrize("symmetry", [True, False])
+def test_diffusion_fast_vs_literal(symmetry):
+    from hpcorb.calculations import diffusion as cd
+    from hpcorb.kernels.diffusion import to_siemens_per_metre
+    from hpcorb.kernels.diffusion_slow import diffusion_literal
+    dk = diffusion_deck({"builtin": "bcc_p", "params": {"xi": 0.4}, "electrons": 2.0}, size=(3, 3, 3),
+                        energies=[-0.5, 0.0, 0.7], fermi_energy=-0.6)
+    dk["kmesh"]["symmetry"] = symmetry
+    res = diffusion_run(dk)
+    assert (res.attrs["symmetry_ops"] > 1) == symmetry
+    _, models, mesh = cd._prepare(dk)
+    H, dH = lowdin.hk_dhk(models[0], mesh.frac())
+    sig, L = cd.operators(models[0])
+    c, t = diffusion_literal(H, dH, sig, L, -0.6 + np.array([-0.5, 0.0, 0.7]), 0.1)
+    V = models[0].cell_volume
+    assert rel(res["charge"][0], to_siemens_per_metre(c, 0.1, mesh.n, V)) < 1e-10
+    assert rel(res["tensor"][0], to_siemens_per_metre(t, 0.1, mesh.n, V)) < 1e-10
