@@ -101,6 +101,29 @@ class Layout:
             out[r] = res.reshape(nop, nr, K).transpose(1, 0, 2)
         return out
 
+    def local_response(self, blocks, M, Ucc, XA, out):
+        """Fused banded product, element-wise work and layer sum (one layer at a time).
+
+        For the local operators A (``blocks[z]`` (nA, nr, nc)) and the global
+        perturbations B (``M`` = U W_B, (N, nB, m)):
+
+            out[z, a, b, n] = sum_{i in z} Im[ conj(U_in) (A_a M_b)_in + conj(XA_ian) M_ibn ]
+
+        with ``Ucc`` = conj(U[:, cols]) (N, m), ``XA`` = A U[:, cols] (N, nA, m).
+        Each layer's rows are finished while they are in cache: the (N, nA,
+        nB, m) product is never stored.  out (Nl, nA, nB, m) float64.
+        """
+        nA = blocks[0].shape[0]
+        nB, m = M.shape[1], M.shape[2]
+        Mf = M.reshape(self.n, nB * m)
+        for z, (r, c, blk) in enumerate(zip(self.rows, self.cols, blocks)):
+            nr = r.stop - r.start
+            P = (blk.reshape(nA * nr, -1) @ Mf[c]).reshape(nA, nr, nB, m)
+            P *= Ucc[None, r, None, :]
+            P += np.conj(XA[r]).transpose(1, 0, 2)[:, :, None, :] * M[None, r]
+            out[z] = P.imag.sum(axis=1)
+        return out
+
     def layer_sum(self, A):
         """Sum over the rows of each layer: (N, ...) -> (Nl, ...)."""
         return np.add.reduceat(A, self.starts[:-1], axis=0)
@@ -248,20 +271,10 @@ def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice 
     del Bt
     Ucc = Uc.conj()
     out = np.empty((m, 2, N_OPS, 2, nl))
-    # direct: A = Q (local), B = v_beta (global)
-    Yv = np.ascontiguousarray(Y[:, :2, :]).reshape(N, 2 * m)
-    QY = layout.apply(qb, Yv).reshape(N, N_OPS, 2, m)
-    QY *= Ucc[:, None, None, :]
-    QY += X[:, 2:, None, :].conj() * Y[:, None, :2, :]
-    d = layout.layer_sum(QY.imag)                                    # (Nl, 12, 2, m)
+    # direct: A = Q (local), B = v_beta (global); inverse: A = v_beta (local), B = Q (global)
+    d = layout.local_response(qb, Y[:, :2], Ucc, X[:, 2:], np.empty((nl, N_OPS, 2, m)))
     out[:, 0] = d.transpose(3, 1, 2, 0)
-    del QY
-    # inverse: A = v_beta (local), B = Q (global)
-    Yq = np.ascontiguousarray(Y[:, 2:, :]).reshape(N, N_OPS * m)
-    vY = layout.apply(vb, Yq).reshape(N, 2, N_OPS, m)
-    vY *= Ucc[:, None, None, :]
-    vY += X[:, :2, None, :].conj() * Y[:, None, 2:, :]
-    iv = layout.layer_sum(vY.imag)                                   # (Nl, 2, 12, m)
+    iv = layout.local_response(vb, Y[:, 2:], Ucc, X[:, :2], np.empty((nl, 2, N_OPS, m)))
     out[:, 1] = iv.transpose(3, 2, 1, 0)
     return out
 
