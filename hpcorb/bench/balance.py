@@ -120,7 +120,7 @@ def main(argv, comm) -> int:
     # the production per-k cost (33 layers, ~0.8 s) sets the sync pacing; the shape is measured
     scale = 0.8 / costs.mean()
     cases = []
-    for n_k, what in ((400 * 400, "400x400 full mesh"), (40201, "400x400 irreducible (mirrors + TR)")):
+    for n_k, what in ((400 * 400, "400x400 full mesh"), (40201, "400x400 irreducible (mmm, 8 ops)")):
         chunk = default_chunk_size(n_k, cost_hint=max(1.0, (594 / 40.0) ** 3))
         sizes = np.full(-(-n_k // chunk), chunk)
         sizes[-1] = n_k - chunk * (len(sizes) - 1)
