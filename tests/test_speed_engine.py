@@ -112,3 +112,21 @@ def test_dynamic_engine_matches_serial_bitwise(sync):
     st = run_chunks(plan, lambda a, b: {"r": wild(a, b)[1]}, {"r": ((), complex)}, comm,
                     mode="stack", sync_seconds=sync)
     np.testing.assert_array_equal(st["r"], wild(0, 1001)[1])
+
+
+@pytest.mark.mpi
+def test_static_fallback_gives_the_same_bits(monkeypatch):
+    """HPCORB_STATIC_DEAL=1 (no one-sided MPI): round-robin dealing, same results."""
+    monkeypatch.setenv("HPCORB_STATIC_DEAL", "1")
+    comm = world()
+    q = ChunkQueue(comm, 10)
+    assert q.win is None
+    mine = []
+    while (i := q.next()) is not None:
+        mine.append(i)
+    assert mine == list(range(comm.rank, 10, comm.size))
+    plan = Plan(301, 4)
+    out = run_chunks(plan, wild_kernel, T, comm, sync_seconds=0.0)
+    ref = run_chunks(plan, wild_kernel, T, SerialComm())
+    for n in T:
+        np.testing.assert_allclose(out[n], ref[n], rtol=1e-15, atol=0)
