@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from itertools import product
 
 import numpy as np
+from scipy import sparse
 
 TOL = 1e-10
 
@@ -229,9 +230,11 @@ def find_symmetry(model, hk, *, tol=TOL, nk=3, seed=0, time_reversal=True, opera
         R_list = lattice_rotations(lat, p)
     ops = []
 
+    proj = np.linalg.pinv(per.T)                         # Cartesian -> fractional (periodic part)
+
     def wrap(d):
-        """d reduced modulo the periodic lattice (fractional residue ~ 0 when d is a lattice vector)."""
-        f = np.linalg.lstsq(per.T, d, rcond=None)[0]
+        """True when d is a vector of the periodic lattice."""
+        f = proj @ d
         rest = d - per.T @ f
         return np.abs(f - np.round(f)).max() < 1e-6 and np.abs(rest).max() < 1e-6
 
@@ -257,7 +260,8 @@ def find_symmetry(model, hk, *, tol=TOL, nk=3, seed=0, time_reversal=True, opera
                 continue
             M = _frac_kmat(model, R)
             H2 = hk(ks @ M)
-            err = np.abs(H2 - D[None] @ Hs @ D.conj().T[None]).max()
+            Ds = sparse.csr_matrix(D)                   # a few entries per row: sparse products
+            err = max(np.abs(H2[i] - (Ds @ (Ds @ Hs[i].conj().T).conj().T)).max() for i in range(len(ks)))
             if err > tol * scale:
                 continue
             if operators is not None and not _axial_ok(D, R, operators):
@@ -283,7 +287,8 @@ def _axial_ok(D, R, operators, tol=1e-9):
     for A in operators:
         if A is None or np.abs(A).max() == 0:
             continue
-        lhs = D.conj().T[None] @ A @ D[None]
+        Ds = sparse.csr_matrix(D)
+        lhs = np.array([(Ds.conj().T @ (Ds.T @ a.T).T) for a in A])     # D^+ A D
         rhs = np.einsum("ab,bjk->ajk", Ra, A)
         if np.abs(lhs - rhs).max() > tol * max(1.0, np.abs(A).max()):
             return False
