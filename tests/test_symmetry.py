@@ -94,6 +94,7 @@ def _dos(model, size, symmetry, comm=None):
 def test_dos_with_and_without_symmetry(model, size):
     a, b = _dos(model, size, True), _dos(model, size, False)
     assert a.attrs["irreducible_k"] < b.attrs["irreducible_k"] == int(np.prod(size))
+    assert a["symmetry_rotations"].shape == (a.attrs["symmetry_ops"], 3, 3) and b.attrs["symmetry_ops"] == 1
     assert rel(a["dos"], b["dos"]) < 1e-10 and rel(a["integrated"], b["integrated"]) < 1e-10
     assert abs(a.attrs["fermi_energy"] - b.attrs["fermi_energy"]) < 1e-10
 
@@ -160,6 +161,7 @@ def _worst(a, b):
 def test_slab_kubo_with_and_without_symmetry(kw):
     a, b = _film(True, **kw), _film(False, **kw)
     assert a.attrs["symmetry_ops"] > 1 and a.attrs["irreducible_k"] < b.attrs["irreducible_k"]
+    assert a["symmetry_rotations"].shape == (a.attrs["symmetry_ops"], 3, 3)
     assert _worst(a, b) < 1e-10
     assert a.attrs["fermi_energy_eV"] == pytest.approx(b.attrs["fermi_energy_eV"], abs=1e-12)
 

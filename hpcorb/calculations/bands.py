@@ -235,6 +235,8 @@ def run(deck, comm, log, checkpoint):
     res.add("dos_energy", ewin - shift, "eV", "energies of the DOS, relative to E_F")
     res.add("dos", dos, "states/eV/cell", f"Gaussian-broadened DOS (sigma {w:g} eV), spin degeneracy {g} "
             "included")
+    res.add("symmetry_rotations", rots, "1", "Cartesian rotations of the verified point-group operations "
+            "used for the DOS mesh (identity only without symmetry)")
     res.attrs.update({
         "fermi_energy": ef, "fermi_energy_units": "eV (absolute energy scale of the model)",
         "electrons": np.nan if model.electrons is None else float(model.electrons),

@@ -214,6 +214,8 @@ def run(deck, comm, log, checkpoint):
     res = Results("slab_kubo")
     res.add("energies", energies, "eV", "Fermi energies relative to E_F")
     res.add("layer_z", st.layer_z, "Angstrom", "layer positions (z, relative to the film centre)")
+    res.add("symmetry_rotations", np.array([R for R, _ in sym]), "1", "Cartesian rotations of the verified "
+            "point-group operations used for the k-sum (identity only without symmetry)")
     units = "(hbar/e)(Ohm cm)^-1"
     arrays = to_contract(sig)
     for kind in KINDS:
