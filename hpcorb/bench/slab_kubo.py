@@ -150,6 +150,32 @@ def _gemm_peak(n=1500, repeat=3):
     return out
 
 
+def table1_precision(n, layers):
+    """Table-1 numbers (bulk, surface, total of the 8 rows at E_F) with precision double and
+    mixed on an n x n mesh of the film; returns (rows_double, rows_mixed, cpu_double, cpu_mixed)."""
+    from ..calculations import slab_kubo as sk
+    from ..config import deck_from_dict
+    from ..log import NullLogger
+    from ..parallel import SerialComm
+    st = _setup(layers)
+    ef = float(np.linalg.eigvalsh(st.hk(np.zeros(2))[0])[int(round(st.model.electrons))])
+    out = {}
+    for prec in ("double", "mixed"):
+        d = deck_from_dict({"calculation": {"type": "slab_kubo"},
+                            "model": {"material": "W", "parametrization": "sk", "spin": True, "surface": "110",
+                                      "layers": layers},
+                            "kmesh": {"size": [n, n]},
+                            "slab_kubo": {"energies": [0.0], "eta": 0.1, "surface_layers": 3, "precision": prec,
+                                          "fermi_energy": ef}})
+        t0 = time.process_time()
+        res = sk.run(d, SerialComm(), NullLogger(), None)
+        t = time.process_time() - t0
+        rows = [sk.decompose(sign * res[f"{kind}/{o}/proper"][0, :, gm, b], 3)
+                for _, kind, o, gm, b, sign in sk.TABLE1_ROWS]
+        out[prec] = (np.array(rows), t)
+    return out["double"][0], out["mixed"][0], out["double"][1], out["mixed"][1]
+
+
 def worker_engine(nk, layers):
     """The engine over nk k-points on world(); returns the wall time."""
     from ..calculations.slab_kubo import make_kernel
@@ -203,7 +229,18 @@ def main(argv, comm) -> int:
     ap.add_argument("--layers", type=int, default=33)
     ap.add_argument("--engine-nk", type=int, default=12, help="k-points of the 1-vs-2-rank job")
     ap.add_argument("--worker", choices=("perk", "engine"), help=argparse.SUPPRESS)
+    ap.add_argument("--table1", type=int, default=0, metavar="N",
+                    help="only compare the Table-1 numbers of precision double vs mixed on an N x N mesh "
+                         "(docs/speed.md: N = 8, ~3 min)")
     a = ap.parse_args(argv)
+    if a.table1:
+        if comm.rank == 0:
+            dbl, mix, td, tm = table1_precision(a.table1, a.layers)
+            rel = np.abs(dbl - mix) / np.abs(dbl)
+            print(f"Table 1 of the {a.layers}-layer W(110) film on {a.table1}x{a.table1} k, precision mixed vs "
+                  f"double: largest relative change of one number {rel.max():.1e} (relative to the largest "
+                  f"number {np.abs(dbl - mix).max() / np.abs(dbl).max():.1e}); CPU {tm:.0f} s vs {td:.0f} s")
+        return 0
     if a.worker == "perk":
         if comm.rank == 0:
             print(json.dumps(worker_perk(a.nk, a.repeat, a.layers)), flush=True)
