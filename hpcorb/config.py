@@ -26,6 +26,8 @@ import numpy as np
 from .errors import DeckError, InputError
 
 REQUIRED = object()
+MAX_GRID = 10_000_000       # values of one grid key: beyond this no run is affordable
+GB = 1024.0 ** 3
 
 CALCULATION_TYPES = ("dos", "bands", "diffusion", "slab_kubo", "bilayer",
                      "trilayer", "interface")
@@ -180,9 +182,11 @@ def coerce(key: Key, dotted: str, value, deck_dir: str = "."):
                 raise DeckError(dotted, value, "a range table needs exactly the keys start, stop, num")
             if not (_is_num(value["start"]) and _is_num(value["stop"])):
                 raise bad
-            if not _is_int(value["num"]) or value["num"] < 1:
-                raise DeckError(f"{dotted}.num", value["num"], "expected an integer >= 1")
+            if not _is_int(value["num"]) or not 1 <= value["num"] <= MAX_GRID:
+                raise DeckError(f"{dotted}.num", value["num"], f"expected an integer from 1 to {MAX_GRID}")
             arr = np.linspace(float(value["start"]), float(value["stop"]), value["num"])
+        elif isinstance(value, list) and len(value) > MAX_GRID:
+            raise DeckError(dotted, f"[{len(value)} numbers]", f"at most {MAX_GRID} values")
         elif isinstance(value, list) and value and all(_is_num(v) for v in value):
             arr = np.asarray(value, dtype=float)
         elif _is_num(value):
@@ -244,6 +248,13 @@ CALCULATION = Table("calculation", [
 ], "what to compute")
 
 MODEL = Table("model", [
+    Key("wannier90", "path", None, "Wannier90 seedname (path without suffix): reads seedname.win "
+        "(lattice, atoms, projections, spinors), _hr.dat or _tb.dat, _wsvec.dat and _centres.xyz "
+        "when present; see docs/dft.md"),
+    Key("spinor_order", "str", "auto", "spinful Wannier90 models: 'interleaved' (up, down per "
+        "projection: Wannier90/QE), 'block' (all up, then all down: VASP), or 'auto' (fit of each "
+        "atom's on-site block to crystal field + lambda L.S, see docs/dft.md)",
+        choices=("auto", "interleaved", "block")),
     Key("hr_file", "path", None, "Wannier90 seedname_hr.dat (relative to the deck)"),
     Key("centres_file", "path", None, "Wannier90 seedname_centres.xyz (Wannier centres, Angstrom)"),
     Key("tb_file", "path", None, "Wannier90 seedname_tb.dat (lattice, hoppings and positions)"),
@@ -255,9 +266,10 @@ MODEL = Table("model", [
     Key("parametrization", "str", "sk", "material parametrization", choices=("sk", "nrl")),
     Key("spin", "bool", False, "include spin (doubles the basis)"),
     Key("soc_scale", "float", 1.0, "scale of the on-site spin-orbit coupling (1 = material's own)", ge=0.0),
-    Key("lattice_constant", "float", None, "override the material's lattice constant", units="Angstrom", gt=0.0),
+    Key("lattice_constant", "float", None, "override the material's lattice constant", units="Angstrom",
+        ge=0.1, le=100.0),
     Key("surface", "str", None, "film surface (bulk when absent)", choices=("001", "110", "111")),
-    Key("layers", "int", None, "number of atomic layers of a film", ge=1),
+    Key("layers", "int", None, "number of atomic layers of a film", ge=1, le=10_000),
     Key("builtin", "str", None, "toy model name, see docs/models.md"),
     Key("electrons", "float", None, "electrons per cell (for the Fermi level); "
         "materials default to their valence count", ge=0.0),
@@ -265,7 +277,8 @@ MODEL = Table("model", [
 ], "the Hamiltonian")
 
 KMESH = Table("kmesh", [
-    Key("size", "ints", None, "Monkhorst-Pack-style uniform mesh: 3 numbers bulk, 2 films", ge=1, length=(2, 3)),
+    Key("size", "ints", None, "Monkhorst-Pack-style uniform mesh: 3 numbers bulk, 2 films", ge=1, le=1_000_000,
+        length=(2, 3)),
     Key("shift", "floats", None, "shift in units of the mesh spacing (0 = Gamma-centred, 0.5 = shifted)",
         length=(2, 3)),
     Key("chunk_size", "int", None, "k-points per chunk (default: from the mesh size only, "
@@ -287,6 +300,8 @@ PARALLEL = Table("parallel", [
     Key("progress_interval", "float", 10.0, "seconds between progress lines", units="s", gt=0.0, physics=False),
     Key("sync_interval", "float", 2.0, "seconds between the points where ranks agree on checkpoints, "
         "signals and failures (the latency of a SIGTERM)", units="s", ge=0.0, physics=False),
+    Key("max_memory_gb", "float", None, "refuse a run whose estimated memory per rank exceeds this "
+        "(default: the machine's memory shared by the ranks on it)", units="GB", gt=0.0, physics=False),
 ], "parallel execution", physics=False)
 
 COMMON_TABLES = [CALCULATION, MODEL, KMESH, OUTPUT, PARALLEL]
@@ -398,19 +413,253 @@ def deck_from_dict(data: dict, path: str = "<deck>", text: str | None = None) ->
     return deck
 
 
-def require_writable_output(deck: Deck):
-    """The results file's folder must be writable and the file new (unless overwrite)."""
+def _probe_writable(folder: str) -> str | None:
+    """Why ``folder`` cannot take a new file (None if it can): a real create +
+    remove, since permission bits say nothing for root or read-only mounts."""
+    import tempfile
+    try:
+        fd, name = tempfile.mkstemp(prefix=".hpcorb-probe-", dir=folder)
+        os.close(fd)
+        os.remove(name)
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
+def input_paths(deck: Deck) -> list[str]:
+    """Every file the deck reads: the deck, each ``path`` key outside [output]
+    (model, parameter, centres, tb, data files) and a Wannier90 seedname's
+    sibling files."""
+    from .calculations import get_calculation
+    paths = [deck.path]
+
+    def walk(table: Table, data):
+        if data is None or table.name == "output":
+            return
+        for k in table.keys:
+            v = data.get(k.name)
+            if k.kind == "path" and isinstance(v, str):
+                paths.append(v)
+        for t in table.subtables:
+            walk(t, data.get(t.name))
+    for t in list(COMMON_TABLES) + [get_calculation(deck.type).SCHEMA]:
+        if t.name in deck:
+            walk(t, deck[t.name])
+    for key in ("hr_file", "tb_file"):
+        v = deck["model"].get(key)
+        if isinstance(v, str):
+            seed = v.rsplit("_", 1)[0] if "_" in os.path.basename(v) else os.path.splitext(v)[0]
+            paths += [seed + sfx for sfx in ("_hr.dat", "_tb.dat", "_centres.xyz", ".win", "_wsvec.dat")]
+    return paths
+
+
+def output_paths(deck: Deck) -> dict:
+    """Files a run writes, by the key that names them."""
     out = deck["output"]["file"]
-    folder = os.path.dirname(out) or "."
-    if not os.path.isdir(folder):
-        raise DeckError("output.file", out, f"folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise DeckError("output.file", out, f"folder {folder!r} is not writable")
+    stem = os.path.splitext(out)[0]
+    return {"output.file": out, "output.checkpoint_file": checkpoint_path(deck),
+            "output.file (log)": stem + ".log", "output.file (lock)": out + ".lock"}
+
+
+def _same(a: str, b: str) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)       # hard links
+    except OSError:
+        return False
+
+
+def _hdf5_kind(path: str) -> str:
+    """'results', 'checkpoint', 'hdf5' (other) or 'other' for an existing file."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(8) != b"\x89HDF\r\n\x1a\n":
+                return "other"
+        import h5py
+        with h5py.File(path, "r") as h5:
+            if "hpcorb_checkpoint" in h5.attrs:
+                return "checkpoint"
+            if "calculation" in h5.attrs:
+                return "results"
+    except Exception:
+        return "other"
+    return "hdf5"
+
+
+def require_writable_output(deck: Deck):
+    """The files a run writes must be writable, new (or hpcorb results with
+    overwrite = true), and never one of the files the deck reads.
+
+    Exit-2 refusals naming the key: a folder that is missing or refuses a
+    new file (probed), an output that is or resolves to (symlink, ``..``,
+    hard link) the deck, a model/parameter/centres/tb/data file or a
+    checkpoint; an existing file that is not an hpcorb results file."""
+    outs = output_paths(deck)
+    ins = input_paths(deck)
+    out = outs["output.file"]
+    for key, path in outs.items():
+        for src in ins:
+            if _same(path, src):
+                raise DeckError(key.split(" ")[0], path, f"is the input file {src}; choose another name "
+                                "(a run never writes over what it reads)")
+    ck = outs["output.checkpoint_file"]
+    if _same(out, ck):
+        raise DeckError("output.checkpoint_file", ck, "is the results file; choose another name")
+    names = list(outs)
+    for i, a in enumerate(names):           # results, checkpoint, log and lock are four files
+        for b in names[i + 1:]:
+            if _same(outs[a], outs[b]):
+                label = {"output.file": "results", "output.checkpoint_file": "checkpoint",
+                         "output.file (log)": "log", "output.file (lock)": "lock"}
+                key = "output.checkpoint_file" if "checkpoint" in a + b else "output.file"
+                raise DeckError(key, deck["output"]["checkpoint_file"] or deck["output"]["file"]
+                                if key == "output.checkpoint_file" else out,
+                                f"the run's {label[a]} and {label[b]} files would be the same file "
+                                f"({outs[b]}); choose another name")
+    for key in ("output.file", "output.checkpoint_file"):
+        path = outs[key]
+        folder = os.path.dirname(path) or "."
+        if not os.path.isdir(folder):
+            raise DeckError(key, path, f"folder {folder!r} does not exist")
+        why = _probe_writable(folder)
+        if why:
+            raise DeckError(key, path, f"folder {folder!r} is not writable ({why})")
     if os.path.isdir(out):
         raise DeckError("output.file", out, "is a folder; expected a file name")
-    if os.path.exists(out) and not deck["output"]["overwrite"]:
-        raise DeckError("output.file", out,
-                        "exists already; remove it, choose another name, or set [output] overwrite = true")
+    if os.path.isdir(ck):
+        raise DeckError("output.checkpoint_file", ck, "is a folder; expected a file name")
+    if os.path.lexists(out):
+        if not deck["output"]["overwrite"]:
+            raise DeckError("output.file", out,
+                            "exists already; remove it, choose another name, or set [output] overwrite = true")
+        kind = _hdf5_kind(out)
+        if kind == "checkpoint":
+            raise DeckError("output.file", out, "is an hpcorb checkpoint (of another run); choose another name")
+        if kind != "results":
+            raise DeckError("output.file", out, "exists and is not an hpcorb results file; overwrite = true "
+                            "replaces results files only (remove it or choose another name)")
+    if os.path.lexists(ck) and _hdf5_kind(ck) == "results":
+        raise DeckError("output.checkpoint_file", ck, "is an hpcorb results file; choose another name")
+    log = outs["output.file (log)"]
+    if os.path.isdir(log):
+        raise DeckError("output.file", out, f"the log {log} is a folder")
+
+
+def machine_memory() -> float:
+    """Physical memory of this machine in bytes (0 if unknown)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0.0
+
+
+@dataclass
+class Estimate:
+    """Up-front cost of a run: ``bytes_per_rank`` peak memory of one rank,
+    ``items`` work items (k-points, points, windows), ``key`` the deck key that
+    drives the size (named in a refusal)."""
+    bytes_per_rank: float
+    items: float
+    key: str
+    what: str = ""
+
+
+def check_resources(deck: Deck, n_ranks: int, ranks_here: int | None = None) -> Estimate | None:
+    """Refuse (exit 2, naming the key and the estimate) a run whose memory per
+    rank exceeds ``[parallel] max_memory_gb`` or this machine's memory shared by
+    the ranks on it.  Returns the estimate (None when the calculation has none)."""
+    from .calculations import get_calculation
+    module = get_calculation(deck.type)
+    if not hasattr(module, "estimate"):
+        return None
+    est = module.estimate(deck, max(1, n_ranks))
+    limit_key = "parallel.max_memory_gb"
+    limit = deck["parallel"]["max_memory_gb"]
+    if limit is not None:
+        limit = limit * GB
+    machine = machine_memory()
+    if machine > 0:
+        share = 0.9 * machine / max(1, ranks_here or min(n_ranks, os.cpu_count() or 1))
+        if limit is None or share < limit:
+            limit, limit_key = share, "the machine's memory"
+    if limit is not None and est.bytes_per_rank > limit:
+        where = (f"{limit_key} = {deck['parallel']['max_memory_gb']:g} GB"
+                 if limit_key.startswith("parallel") else
+                 f"{limit / GB:.3g} GB per rank ({limit_key}: {machine / GB:.3g} GB)")
+        raise DeckError(est.key, _shown(deck, est.key),
+                        f"needs ~{_fmt_bytes(est.bytes_per_rank)} per rank on {n_ranks} "
+                        f"rank{'s' if n_ranks > 1 else ''} ({est.what or f'{est.items:.3g} work items'}), "
+                        f"more than {where}")
+    return est
+
+
+def _shown(deck, dotted):
+    table, _, rest = dotted.partition(".")
+    v = deck.get(table)
+    for part in rest.split("."):
+        if isinstance(v, dict) and part in v:
+            v = v[part]
+        else:
+            return "(see estimate)"
+    if isinstance(v, np.ndarray):
+        return f"[{len(v)} values]"
+    return v
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit, f in (("TB", 1024.0 ** 4), ("GB", GB), ("MB", 1024.0 ** 2)):
+        if n >= f:
+            return f"{n / f:.3g} {unit}"
+    return f"{n / 1024:.3g} kB"
+
+
+def kmesh_engine_bytes(n_k: float, chunk: int | None, template_bytes: float) -> float:
+    """Memory of the engine's bookkeeping: chunk flags + 3 copies of the sums."""
+    from .parallel.engine import default_chunk_size
+    c = chunk or default_chunk_size(int(min(n_k, 2 ** 62)))
+    return n_k / c + 3 * template_bytes
+
+
+def model_states(deck: Deck) -> tuple[int, str]:
+    """Rough basis size of ``[model]`` without building it (estimates must not
+    allocate), and the key that sets it."""
+    m = deck["model"]
+    spin = 2 if m.get("spin") else 1
+    if m.get("material"):
+        layers = m.get("layers")
+        return 9 * spin * (layers or 2), ("model.layers" if layers else "model.material")
+    for key in ("hr_file", "tb_file"):
+        path = m.get(key)
+        if path and os.path.isfile(path):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    lines = [f.readline() for _ in range(5)]
+                num = int((lines[1] if key == "hr_file" else lines[4]).split()[0])
+                return max(1, num), f"model.{key}"
+            except (ValueError, IndexError, OSError):
+                return 64, f"model.{key}"
+    return 8 * spin, "model.builtin"
+
+
+def kspace_estimate(deck: Deck, n_ranks: int, *, template_bytes: float, per_k_matrices: float = 6,
+                    extra_bytes: float = 0.0, extra_key: str | None = None) -> Estimate:
+    """Memory per rank of a k-mesh calculation: engine bookkeeping (``kmesh.size``),
+    one chunk of ``per_k_matrices`` N x N complex matrices per k (``model.*``)
+    and ``extra_bytes`` set by ``extra_key`` (energy grids, histograms)."""
+    from .parallel.engine import default_chunk_size
+    size = deck["kmesh"]["size"] or [1]
+    n_k = float(np.prod(np.asarray(size, dtype=float)))
+    n, model_key = model_states(deck)
+    chunk = deck["kmesh"]["chunk_size"] or default_chunk_size(int(min(n_k, 2 ** 62)),
+                                                              cost_hint=max(1.0, (n / 40.0) ** 3))
+    parts = {"kmesh.size": kmesh_engine_bytes(n_k, chunk, template_bytes),
+             model_key: chunk * per_k_matrices * 16.0 * n * n}
+    if extra_key:
+        parts[extra_key] = parts.get(extra_key, 0.0) + extra_bytes
+    key = max(parts, key=parts.get)
+    total = sum(parts.values()) + 100e6          # + the interpreter and libraries
+    return Estimate(total, n_k, key, f"{n_k:.3g} k-points, {n} states")
 
 
 def engine_options(deck: Deck) -> dict:

@@ -154,7 +154,7 @@ def _film(symmetry, comm=None, layers=3, size=(6, 6), T=0.0, mode="film"):
 
 
 def _worst(a, b):
-    return max(rel(a[n], b[n]) for n in a.names() if n.startswith(("direct", "inverse")))
+    return max(rel(a[n], b[n]) for n in a.names() if n.startswith(("direct", "inverse", "tensor")))
 
 
 @pytest.mark.parametrize("kw", [{}, {"layers": 4, "T": 300.0}, {"mode": "bulk", "size": (4, 4, 4)}])

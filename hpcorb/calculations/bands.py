@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Key, Table, engine_options
+from ..config import Key, Table, engine_options, kspace_estimate, model_states
 from ..errors import DeckError
 from ..io.results import Results
 from ..kernels import dos as kdos
@@ -31,7 +31,7 @@ SCHEMA = Table("bands", [
     Key("npoints", "int", 300, "k-points along the whole path (shared by segment length)", ge=2),
     Key("path", "any", None, "custom path: list of points [\"LABEL\", f1, f2(, f3)] in fractional "
         "reciprocal coordinates; the string \"|\" starts a new branch (default: per lattice)"),
-    Key("broadening", "float", 0.05, "Gaussian broadening of the DOS", units="eV", gt=0.0),
+    Key("broadening", "float", 0.05, "Gaussian broadening of the DOS", units="eV", ge=1e-6, le=100.0),
     Key("bins", "int", 200000, "histogram bins for DOS and Fermi level", ge=100, le=50_000_000),
     Key("window", "floats", [-8.0, 6.0], "energy window of the plot, relative to E_F", units="eV", length=2),
 ], "band structure, DOS and Fermi level")
@@ -322,3 +322,13 @@ def plot(h5, stem):
     axd.set_xlabel("DOS (1/eV/cell)")
     axd.set_xlim(left=0)
     return [save_figure(fig, stem, "_bands.png", dpi=130)]
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["bands"]
+    n, _ = model_states(deck)
+    path_bytes = 8.0 * 3 * p["npoints"] * n
+    return kspace_estimate(deck, n_ranks, template_bytes=16.0 * p["bins"],
+                           extra_bytes=8.0 * 4 * p["bins"] + path_bytes,
+                           extra_key="bands.npoints" if path_bytes > 32.0 * p["bins"] else "bands.bins")

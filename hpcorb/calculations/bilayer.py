@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from ..config import Key, Table, coerce
+from ..config import Estimate, Key, Table, coerce
 from ..errors import DeckError, InputError
 from ..io.results import Results
 from ..kernels import driftdiffusion as dd
@@ -31,14 +31,14 @@ from ..parallel.engine import Plan, default_chunk_size, run_chunks
 G0 = 1e15   # Ohm^-1 m^-2, the paper's scale of chemical potentials in Fig. 2
 
 _PARAM_KEYS = [
-    Key("d_N", "float", 5.0, "thickness of the nonmagnetic layer N", units="nm", gt=0.0),
-    Key("d_F", "float", 5.0, "thickness of the ferromagnet F", units="nm", gt=0.0),
-    Key("lambda_s_N", "float", 3.0, "spin relaxation length in N", units="nm", gt=0.0),
-    Key("lambda_o_N", "float", 5.0, "orbital relaxation length in N", units="nm", gt=0.0),
-    Key("lambda_o_F", "float", 5.0, "orbital relaxation length in F", units="nm", gt=0.0),
-    Key("lambda_sf", "float", 3.0, "spin diffusion length in F", units="nm", gt=0.0),
-    Key("lambda_phi", "float", 1.0, "spin dephasing length in F", units="nm", gt=0.0),
-    Key("lambda_J", "float", 0.5, "spin precession length in F", units="nm", gt=0.0),
+    Key("d_N", "float", 5.0, "thickness of the nonmagnetic layer N", units="nm", ge=1e-4, le=1e7),
+    Key("d_F", "float", 5.0, "thickness of the ferromagnet F", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_s_N", "float", 3.0, "spin relaxation length in N", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_o_N", "float", 5.0, "orbital relaxation length in N", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_o_F", "float", 5.0, "orbital relaxation length in F", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_sf", "float", 3.0, "spin diffusion length in F", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_phi", "float", 1.0, "spin dephasing length in F", units="nm", ge=1e-4, le=1e7),
+    Key("lambda_J", "float", 0.5, "spin precession length in F", units="nm", ge=1e-4, le=1e7),
     Key("sigma_s_N", "float", 1e6, "spin conductivity of N", units="Ohm^-1 m^-1", gt=0.0),
     Key("sigma_o_N", "float", 1e6, "orbital conductivity of N", units="Ohm^-1 m^-1", gt=0.0),
     Key("sigma_s_F", "float", 1e6, "spin conductivity of F", units="Ohm^-1 m^-1", gt=0.0),
@@ -642,3 +642,19 @@ def plot(h5, stem):
         ax.legend(fontsize=8)
         files.append(save_figure(fig, stem, "_fit.png"))
     return files
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["bilayer"]
+    s = p["sweep"]
+    n = 1.0
+    key = "bilayer.points"
+    if s is not None and s["values"] is not None:
+        n = float(len(s["values"])) * (len(s["values2"]) if s["values2"] is not None else 1)
+        key = "bilayer.sweep.values"
+    per_point = 64 * 16.0 * 2 * p["points"]           # profiles of one point
+    total = n * 32 * 8.0 + per_point * max(1.0, min(n, 64.0)) + 100e6
+    if n * 64 > per_point:
+        return Estimate(total, n, key, f"{n:.3g} sweep points")
+    return Estimate(total, n, "bilayer.points", f"{n:.3g} points of {p['points']} profile points")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Key, Table, engine_options
+from ..config import Key, Table, engine_options, kspace_estimate, model_states
 from ..errors import DeckError
 from ..io.results import Results
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
@@ -30,7 +30,7 @@ from ..symmetry import common_symmetry, full_mesh, mesh_for, rebuild
 SCHEMA = Table("diffusion", [
     Key("energies", "grid", [0.0], "energies relative to the Fermi level: a list or {start, stop, num}",
         units="eV"),
-    Key("gamma", "float", 0.1, "disorder broadening Gamma", units="eV", gt=0.0),
+    Key("gamma", "float", 0.1, "disorder broadening Gamma", units="eV", ge=1e-6, le=100.0),
     Key("soc_scales", "floats", None, "SOC strengths to scan in one run (0 = no SOC, 1 = the "
         "material's own); default [model] soc_scale (builtin toys: params.soc_scale)", ge=0.0),
     Key("fermi_energy", "float", None, "absolute Fermi energy (eV); default: from the electron count, "
@@ -99,6 +99,7 @@ def _prepare(deck):
     models = [build_model(mm, periodic=3) for mm in mdicts]
     if models[0].periodic != 3:
         raise DeckError("kmesh.size", deck["kmesh"]["size"], "the model is not a bulk (3D) model")
+    models[0].require_geometry("diffusion (velocities and the cell volume)")
     mesh = KMesh(deck["kmesh"]["size"], deck["kmesh"]["shift"])
     p = deck["diffusion"]
     if p["fermi_energy"] is None and models[0].electrons is None:
@@ -280,6 +281,7 @@ def run(deck, comm, log, checkpoint):
     tensor = to_siemens_per_metre(te_full, gamma, mesh.n, V)
 
     res = Results("diffusion")
+    res.attrs.update(models[0].provenance())
     res.add("energies", energies, "eV", "energies relative to the Fermi level")
     res.add("soc_scale", np.asarray(scales, dtype=float), "1", "SOC strength (1 = the material's own)")
     res.add("fermi_energy", efs, "eV", "absolute Fermi energy per SOC scale")
@@ -466,3 +468,14 @@ def plot(h5, stem) -> list:
     fig.tight_layout()
     paths.append(save_figure(fig, stem, "_swapping.png"))
     return paths
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["diffusion"]
+    n, _ = model_states(deck)
+    n_e = len(np.atleast_1d(p["energies"]))
+    n_s = len(p["soc_scales"] or [1])
+    per_batch = p["batch"] * (6 + 4 * n_e) * 16.0 * n * n        # Green's functions per energy
+    return kspace_estimate(deck, n_ranks, template_bytes=8.0 * n_s * (n_e * 64 + 100000),
+                           extra_bytes=per_batch, extra_key="diffusion.energies")

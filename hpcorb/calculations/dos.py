@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Key, Table, engine_options
+from ..config import Key, Table, engine_options, kspace_estimate
 from ..errors import DeckError
 from ..io.results import Results
 from ..kernels import dos as kdos
@@ -21,7 +21,8 @@ from ..parallel.kmesh import KMesh
 from ..symmetry import reduce_mesh
 
 SCHEMA = Table("dos", [
-    Key("broadening", "float", 0.05, "width of the broadening function", units="eV", gt=0.0),
+    Key("broadening", "float", 0.05, "width of the broadening function", units="eV", gt=0.0,
+        le=100.0),
     Key("smearing", "str", "gaussian", "broadening function (Gaussian sigma or Lorentzian HWHM)",
         choices=("gaussian", "lorentzian")),
     Key("energies", "grid", None, "output energies, absolute (default: band range +- 5 broadening, "
@@ -183,3 +184,11 @@ def plot(h5, stem):
     ax.set_title(f"DOS of {g.attrs.get('model', '')}")
     fig.tight_layout()
     return [save_figure(fig, stem, "_dos.png", dpi=120)]
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["dos"]
+    ne = 2001 if p["energies"] is None else len(p["energies"])
+    return kspace_estimate(deck, n_ranks, template_bytes=16.0 * p["bins"],
+                           extra_bytes=8.0 * (4 * p["bins"] + 3 * ne), extra_key="dos.bins")

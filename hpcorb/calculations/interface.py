@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from ..config import Key, Table, REQUIRED
+from ..config import Estimate, Key, Table, REQUIRED
 from ..errors import DeckError
 from ..io.results import Results
 from ..kernels import scattering as sc
@@ -40,9 +40,12 @@ from ..parallel.engine import Plan, run_chunks, default_chunk_size
 SWEEP_PARAMETERS = ("U", "r", "alpha")
 
 SCHEMA = Table("interface", [
-    Key("U", "float", 0.5, "potential step of the right layer (must be below E_F)", units="E_F", lt=1.0),
-    Key("r", "float", 0.5, "crystal-field strength r of r (L.k)^2", units="hbar^2/2m", ge=0.0),
-    Key("alpha", "float", 0.0, "interfacial orbital Rashba alpha_R (alpha_R k_F^2/E_F)", units="hbar^2/2m"),
+    Key("U", "float", 0.5, "potential step of the right layer (must be below E_F)", units="E_F", ge=-1e4,
+        lt=1.0),
+    Key("r", "float", 0.5, "crystal-field strength r of r (L.k)^2", units="hbar^2/2m", ge=0.0,
+        le=1e4),
+    Key("alpha", "float", 0.0, "interfacial orbital Rashba alpha_R (alpha_R k_F^2/E_F)", units="hbar^2/2m",
+        ge=-1e4, le=1e4),
     Key("incident", "strs", ["x", "y", "z"], "incident dipole states |L_x>, |L_y>, |L_z>",
         choices=("x", "y", "z")),
     Key("z_max", "float", 30.0, "end of the z window of the profiles", units="1/k_F", gt=0.0),
@@ -80,8 +83,8 @@ def check_deck(deck):
     if sw is not None:
         vals = np.asarray(sw["values"], dtype=float)
         name = sw["parameter"]
-        if name == "U" and np.any(vals >= 1.0):
-            raise DeckError("interface.sweep.values", vals.tolist(), "U must stay below E_F = 1")
+        if name == "U" and np.any((vals >= 1.0) | (vals < -1e4)):
+            raise DeckError("interface.sweep.values", vals.tolist(), "U must stay in [-1e4, 1) E_F")
         if name == "r" and np.any(vals < 0.0):
             raise DeckError("interface.sweep.values", vals.tolist(), "r must be >= 0")
 
@@ -547,3 +550,16 @@ def _plot_sweep(g, inc, stem, plt):
         fig.tight_layout()
         files.append(save_figure(fig, stem, "_sweep_profiles.png", dpi=110))
     return files
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["interface"]
+    sw = p.get("sweep")
+    nv = len(sw["values"]) if sw is not None else 1
+    profiles = sw is None or sw["profiles"]
+    per_point = (3 * 3 + 3 * 5 + 3 * 3 + 16) * 8.0 * p["nz"]
+    quad = 2 * p["max_points"] * 64 * 16.0 * max(1, p["nz"] // 64)
+    total = (nv if profiles else 1) * per_point + nv * 256 + quad + 100e6
+    key = "interface.sweep.values" if nv > 1 and nv * 256 > per_point else "interface.nz"
+    return Estimate(total, nv, key, f"{nv} point{'s' if nv > 1 else ''} x {p['nz']} z values")

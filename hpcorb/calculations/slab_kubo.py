@@ -24,28 +24,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Key, Table, engine_options
+from ..config import Key, Table, engine_options, kspace_estimate
 from ..errors import DeckError, InputError
 from ..io.results import Results
 from ..kernels import kubo as K
+from ..kernels import kubo_tensor as KT
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
 from ..parallel.kmesh import KMesh
-from ..symmetry import find_symmetry, full_mesh, keeps_z, layer_permutation, mesh_for
+from ..symmetry import find_symmetry, full_mesh, keeps_z, layer_permutation, mesh_for, rebuild
 
 SCHEMA = Table("slab_kubo", [
     Key("energies", "grid", [0.0], "Fermi energies relative to E_F: list or {start, stop, num}", units="eV"),
-    Key("eta", "float", 0.1, "broadening eta of the Kubo formula", units="eV", gt=0.0),
-    Key("temperature", "float", 0.0, "temperature of the Fermi function", units="K", ge=0.0),
+    Key("eta", "float", 0.1, "broadening eta of the Kubo formula", units="eV", ge=1e-6, le=100.0),
+    Key("temperature", "float", 0.0, "temperature of the Fermi function", units="K", ge=0.0, le=1e5),
     Key("fermi_energy", "float", None, "absolute Fermi energy (default: from the electron count "
         "on the same k-mesh)", units="eV"),
-    Key("surface_layers", "int", 3, "layers counted as surface at each vacuum side (Table 1)", ge=0),
+    Key("surface_layers", "int", None, "layers counted as surface at each vacuum side (Table 1); "
+        "default 3, or half the film when it is thinner; at most half the film", ge=0),
     Key("mode", "str", "film", "film: layer-resolved 2D film; bulk: 3D crystal (one 'layer')",
         choices=("film", "bulk")),
     Key("precision", "str", "double", "arithmetic after the complex128 eigensolve: double (complex128) or "
         "mixed (complex64 products, ~2x faster; measured relative change of the Table-1 numbers in "
         "docs/speed.md)", choices=("double", "mixed")),
     Key("energy_resolution", "float", None, "energy-histogram bin width (default: exact at T = 0 "
-        "with the requested energies as bin edges; kT/10 at T > 0)", units="eV", gt=0.0),
+        "with the requested energies as bin edges; kT/10 at T > 0)", units="eV", ge=1e-6, le=10.0),
 ], "layer-resolved direct/inverse orbital and spin Hall responses (paper 003)")
 
 KINDS = ("direct", "inverse")
@@ -73,6 +75,11 @@ def check_deck(deck):
     e = np.asarray(p["energies"])
     if len(np.unique(e)) != len(e):
         raise DeckError("slab_kubo.energies", e.tolist(), "energies must be distinct")
+    layers = deck["model"].get("layers")
+    if p["mode"] == "film" and layers is not None and p["surface_layers"] is not None \
+            and 2 * p["surface_layers"] > layers:
+        raise DeckError("slab_kubo.surface_layers", p["surface_layers"],
+                        f"at most {layers // 2} (half of model.layers = {layers}) per side")
 
 
 # ---- setup shared by run, the tests and the benchmark ----------------------
@@ -134,13 +141,23 @@ class Setup:
         H, dH = lowdin.hk_dhk(self.model, np.atleast_2d(kfrac))
         return H[0], dH[0]
 
+    def hk_batch(self, kfrac):
+        """H (nk, N, N) and dH (nk, 3, N, N) for a batch of k (one transform over R)."""
+        from ..models import lowdin
+        return lowdin.hk_dhk(self.model, np.atleast_2d(kfrac))
+
     def k_contrib(self, kfrac, w_lo, w_hi, holes):
         H, dH = self.hk(kfrac)
+        return self.contrib(H, dH, w_lo, w_hi, holes)[:2]
+
+    def contrib(self, H, dH, w_lo, w_hi, holes, tensor=False):
+        """(E of the bands used, film/bulk contributions, bulk tensor contributions or None)."""
         E, U = np.linalg.eigh(H)
         cols, always = K.band_window(E, w_lo, w_hi, holes)
         vb, qb = K.current_blocks(self.layout, H, dH, self.z, self.O, bulk=self.bulk)
-        return E[cols], K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes,
-                                 precision=self.precision)
+        c = K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes, precision=self.precision)
+        t = KT.tensor_k(E, U, dH, self.O, self.eta, cols) if tensor else None
+        return E[cols], c, t
 
 
 def _permuted(model, p):
@@ -160,6 +177,7 @@ def _prepare(deck):
     if model.periodic != dim:
         raise DeckError("kmesh.size", deck["kmesh"]["size"],
                         f"the model is periodic in {model.periodic} directions; mode = \"{p['mode']}\" needs {dim}")
+    model.require_geometry("slab_kubo (velocities and the cell volume)")
     mesh = KMesh(deck["kmesh"]["size"], deck["kmesh"]["shift"])
     if p["fermi_energy"] is None and model.electrons is None:
         raise DeckError("slab_kubo.fermi_energy", None, "give fermi_energy (eV) or [model] electrons "
@@ -175,6 +193,9 @@ def run(deck, comm, log, checkpoint):
     p = deck["slab_kubo"]
     model, mesh = _prepare(deck)
     st = Setup(model, p["mode"], p["eta"], p["precision"])
+    if p["mode"] == "film" and p["surface_layers"] is not None and 2 * p["surface_layers"] > st.nl:
+        raise DeckError("slab_kubo.surface_layers", p["surface_layers"],
+                        f"at most {st.nl // 2} (half of the {st.nl} layers) per side")
     kT = K_B * p["temperature"]
     opts = engine_options(deck)
     irr, sym = _symmetry(st, mesh, deck["kmesh"]["symmetry"], log)
@@ -206,9 +227,14 @@ def run(deck, comm, log, checkpoint):
     tmpl = {"hist": (shape, float)}
     if kT > 0:
         tmpl["hist1"] = (shape, float)
+    if st.bulk:
+        tmpl.update({k: ((nb, 2, 3, 3, 3), float) for k in (("tensor", "tensor1") if kT > 0 else ("tensor",))})
     out = run_chunks(Plan(irr.n, chunk), kernel, tmpl, comm, checkpoint=checkpoint,
                      stage="kubo", log=log, label="k-points", **opts)
-    out = {n: _rebuild_hist(a, sym) for n, a in out.items()}
+    # full-mesh sums: film/bulk histograms [bin, kind, (O, part, gamma), beta, layer]; the bulk
+    # tensor [bin, O, gamma (axial), alpha (polar), beta (polar)]
+    out = {n: (rebuild(a, np.array([R for R, _ in sym]), ("axial", "polar", "polar")) if n.startswith("tensor")
+               else _rebuild_hist(a, sym)) for n, a in out.items()}
     sig = finish(out["hist"], edges, mu, kT, holes, st.volume, mesh.n, out.get("hist1"))
 
     res = Results("slab_kubo")
@@ -226,7 +252,14 @@ def run(deck, comm, log, checkpoint):
                 res.add(f"{kind}/{o}/{part}", arrays[kind][o][part], units,
                         what + ("L" if o == "orbital" else "S") + f"_gamma, {part.replace('_', ' ')}; "
                         "axes [energy, layer, gamma (x,y,z), beta (x,y)]")
-    s = p["surface_layers"]
+    res.attrs.update(model.provenance())
+    if st.bulk:
+        T = KT.finish(out["tensor"], edges, mu, kT, holes, st.volume, mesh.n, out.get("tensor1"))
+        for o, oname in enumerate(OPS):
+            res.add(f"tensor/{oname}/conventional", T[:, o], units,
+                    f"sigma^gamma_alpha beta: alpha-current (1/2){{v_alpha, {'L' if o == 0 else 'S'}_gamma}} "
+                    "driven by E_beta; axes [energy, gamma (x,y,z), alpha flow (x,y,z), beta field (x,y,z)]")
+    s = min(3, st.nl // 2) if p["surface_layers"] is None else p["surface_layers"]
     res.attrs.update({
         "units": units, "eta_eV": p["eta"], "temperature_K": p["temperature"], "kmesh": list(mesh.size),
         "kmesh_shift": mesh.shift.tolist(), "fermi_energy_eV": ef, "fermi_energy_source": ef_source,
@@ -275,16 +308,30 @@ def make_kernel(st, mesh, edges, w_lo, w_hi, holes, moments=False):
     shape = (len(edges) + 1, 2, K.N_OPS, 2, st.nl)
     centres = K.bin_centres(edges)
 
+    tshape = (len(edges) + 1, 2, 3, 3, 3)
+    batch = max(1, 2 ** 18 // st.model.norb ** 2)        # H, dH of a batch: <= ~16 MB (1 k for big films)
+
     def kernel(start, stop):
         hist = np.zeros(shape)
         hist1 = np.zeros(shape) if moments else None
+        th = np.zeros(tshape) if st.bulk else None
+        th1 = np.zeros(tshape) if (st.bulk and moments) else None
+        kf = mesh.frac(start, stop)
         ws = mesh.weights(start, stop) if hasattr(mesh, "weights") else np.ones(stop - start)
-        for kf, w in zip(mesh.frac(start, stop), ws):
-            E, c = st.k_contrib(kf, w_lo, w_hi, holes)
-            K.accumulate(hist, edges, E, c if w == 1 else w * c, hist1, centres)
+        for b in range(0, len(kf), batch):
+            Hs, dHs = st.hk_batch(kf[b:b + batch])
+            for H, dH, w in zip(Hs, dHs, ws[b:b + batch]):
+                E, c, t = st.contrib(H, dH, w_lo, w_hi, holes, tensor=st.bulk)
+                K.accumulate(hist, edges, E, c if w == 1 else w * c, hist1, centres)
+                if st.bulk:
+                    K.accumulate(th, edges, E, t if w == 1 else w * t, th1, centres)
         out = {"hist": hist}
         if moments:
             out["hist1"] = hist1
+        if st.bulk:
+            out["tensor"] = th
+            if moments:
+                out["tensor1"] = th1
         return out
     return kernel
 
@@ -428,6 +475,13 @@ def summary(h5) -> str:
             pr = g[f"direct/{o}/proper"][i, 0]
             lines.append(f"  sigma_zx^{sym}y = {c[1, 0]:+10.1f}   sigma_zy^{sym}x = {c[0, 1]:+10.1f}"
                          f"   (proper {pr[1, 0]:+.1f}, {pr[0, 1]:+.1f})")
+        if "tensor" in g:
+            lines.append("")
+            lines.append("full tensor sigma^gamma_alpha beta (gamma polarization, alpha flow, beta field)")
+            for o, sym in (("spin", "S"), ("orbital", "L")):
+                T = g[f"tensor/{o}/conventional"][i]
+                parts = [f"sigma_{a}{b}^{sym}{gm} {KT.component(T, gm, a, b):+8.1f}" for gm, a, b in KT.COMPONENTS]
+                lines.append("  " + "  ".join(parts))
     return "\n".join(lines)
 
 
@@ -477,3 +531,16 @@ def plot(h5, stem):
         fig.tight_layout()
         paths.append(save_figure(fig, stem, "_energy.png", dpi=110))
     return paths
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["slab_kubo"]
+    n_e = len(np.atleast_1d(p["energies"]))
+    layers = deck["model"].get("layers") or 1
+    bins, key = 4 * n_e + 8, "slab_kubo.energies"
+    if p["energy_resolution"] is not None:            # histogram over ~40 eV of bands
+        bins, key = max(bins, 40.0 / p["energy_resolution"]), "slab_kubo.energy_resolution"
+    hist = bins * 2 * 4 * 2 * layers * 8.0
+    return kspace_estimate(deck, n_ranks, template_bytes=hist, per_k_matrices=10,
+                           extra_bytes=2 * hist, extra_key=key)

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from ..config import REQUIRED, Key, Table
+from ..config import REQUIRED, Estimate, Key, Table
 from ..errors import DeckError
 from ..io.results import Results
 from ..kernels import realspace as rs
@@ -301,7 +301,8 @@ def solve(lat, T, solver, comm, log=None, checkpoint=None, engine_kw=None, spars
         return {"col": col, "site": site, "F": F, "info": info}
     if solver == "sparse":
         from ..solvers.slepc import solve_sparse
-        b, F, sinfo = solve_sparse(lat, T, comm, log=log, **(sparse_opts or {}))
+        b, F, sinfo = solve_sparse(lat, T, comm, log=log, checkpoint=checkpoint,
+                                   **(engine_kw or {}), **(sparse_opts or {}))
         info.update(sinfo)
         site = rs.site_observables(lat, b)
         colloc = rs.column_average(site)
@@ -558,3 +559,18 @@ def plot(h5, stem) -> list:
         ax.set_xlabel("N_x"); ax.set_ylabel("J (per row)")
         out.append(save_figure(fig, stem, "_rkky.png"))
     return out
+
+
+def estimate(deck, n_ranks):
+    """Up-front memory per rank and work items (hpcorb.config.check_resources)."""
+    p = deck["trilayer"]
+    solver = resolve_solver(p)
+    n_states = p["nx"] * p["ny"] * norb_of(p)
+    if solver == "dense":
+        b = dense_bytes(n_states)
+    elif solver == "ky":
+        b = ky_bytes(p)
+    else:
+        from ..solvers.slepc import estimate_bytes
+        b = estimate_bytes(p["nx"], p["ny"], norb_of(p), (p["sparse"] or {}).get("window_nev", 96), n_ranks)
+    return Estimate(b + 100e6, n_states, "trilayer.nx", f"{n_states} states, solver {solver}")

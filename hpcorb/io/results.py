@@ -17,6 +17,7 @@ when complete, so a results file is never half-written.
 from __future__ import annotations
 
 import datetime
+import io
 import os
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import __version__
+from ..errors import SystemFault, os_reason
 
 
 @dataclass
@@ -104,14 +106,58 @@ def _attr_value(v):
     return v
 
 
+IN_MEMORY_MAX = 1 << 30     # results up to 1 GiB are built in memory before touching the disk
+
+
+def results_nbytes(results: Results) -> int:
+    """Bytes of data in ``results`` (global shapes), for the free-space check."""
+    n = 0
+    for e in results.entries:
+        if e.local is not None:
+            n += int(np.prod(e.shape)) * e.dtype.itemsize
+        else:
+            n += e.data.nbytes
+    return n
+
+
+def free_bytes(folder: str) -> int:
+    st = os.statvfs(folder)
+    return st.f_bavail * st.f_frsize
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def write_results(path: str, results: Results, comm, log, *, deck_text: str = "",
                   deck_path: str = "", started: str = "", extra_root_attrs: dict | None = None):
-    """Write ``results`` to ``path`` (collectively); atomic rename at the end."""
+    """Write ``results`` to ``path`` (collectively); atomic rename at the end.
+
+    A full disk or an unwritable folder raises :class:`SystemFault` on every
+    rank with one line; the temporary file is removed and an existing file
+    at ``path`` is untouched (it is only ever replaced by the rename)."""
     import h5py
     tmp = comm.bcast(f"{path}.tmp{os.getpid()}" if comm.rank == 0 else None)
     parallel = comm.size > 1 and _h5_has_mpi()
     if comm.size > 1 and not parallel:
         log("results gathered to rank 0 for writing (h5py without MPI, or HPCORB_H5_GATHER=1)")
+    msg = None
+    if comm.rank == 0:      # refuse before writing rather than fill the disk
+        folder = os.path.dirname(os.path.abspath(path))
+        need = results_nbytes(results) + 65536 + len(deck_text)
+        try:
+            free = free_bytes(folder)
+            if free < need:
+                msg = (f"cannot write results {path}: No space left on device "
+                       f"(~{need / 1e3:.0f} kB needed, {free / 1e3:.0f} kB free in {folder})")
+        except OSError as exc:
+            msg = f"cannot write results {path}: {os_reason(exc)}"
+    msg = comm.bcast(msg)
+    if msg:
+        raise SystemFault(msg)
     root_attrs = {
         "hpcorb_version": __version__,
         "calculation": results.calculation,
@@ -127,10 +173,18 @@ def write_results(path: str, results: Results, comm, log, *, deck_text: str = ""
     root_attrs = comm.bcast(root_attrs)
     root_attrs.update(extra_root_attrs or {})
 
+    err = None
     if parallel:
-        f = h5py.File(tmp, "w", driver="mpio", comm=comm.comm)
-        _write_all(f, results, root_attrs, comm, collective=True)
-        f.close()
+        try:
+            f = h5py.File(tmp, "w", driver="mpio", comm=comm.comm)
+            try:
+                _write_all(f, results, root_attrs, comm, collective=True)
+            finally:
+                f.close()
+        except Exception as exc:
+            err = os_reason(exc)
+        errs = [e for e in comm.allgather(err) if e]
+        err = errs[0] if errs else None
     else:
         gathered = {}
         for e in results.entries:
@@ -141,13 +195,76 @@ def write_results(path: str, results: Results, comm, log, *, deck_text: str = ""
                     for start, loc in pieces:
                         full[start:start + len(loc)] = loc
                     gathered[e.name] = full
-        if comm.rank == 0:
-            with h5py.File(tmp, "w") as f:
+        if comm.rank == 0 and results_nbytes(results) > IN_MEMORY_MAX:
+            try:        # too large to hold twice: HDF5 writes the file (free space checked above)
+                with h5py.File(tmp, "w") as f:
+                    _write_all(f, results, root_attrs, comm, collective=False, gathered=gathered)
+            except Exception as exc:
+                err = os_reason(exc)
+        elif comm.rank == 0:
+            # built in memory and written with plain file I/O: a full disk is then
+            # an ordinary OSError (HDF5 failing inside a close can crash the process)
+            buf = io.BytesIO()
+            with h5py.File(buf, "w") as f:
                 _write_all(f, results, root_attrs, comm, collective=False, gathered=gathered)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(buf.getbuffer())
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                err = os_reason(exc)
+            del buf
+        err = comm.bcast(err)
+    if err is None and comm.rank == 0:
+        try:
+            if parallel or results_nbytes(results) > IN_MEMORY_MAX:
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            err = os_reason(exc)
+    err = comm.bcast(err)
+    if err:
+        if comm.rank == 0:
+            _remove(tmp)
+        comm.barrier()
+        raise SystemFault(f"cannot write results {path}: {err}")
     comm.barrier()
+
+
+def verify_results(path: str, results: Results, comm) -> None:
+    """Rank 0 reads the written file back: every dataset present with its shape,
+    replicated data equal to what was computed.  Raises SystemFault on every
+    rank otherwise (the checkpoint is then kept)."""
+    import h5py
+    msg = None
     if comm.rank == 0:
-        os.replace(tmp, path)
-    comm.barrier()
+        try:
+            with h5py.File(path, "r") as f:
+                if f.attrs.get("calculation") != results.calculation or "finished" not in f.attrs:
+                    msg = "provenance attributes missing"
+                g = f[results.calculation]
+                for e in results.entries:
+                    if msg:
+                        break
+                    if e.name not in g:
+                        msg = f"dataset {e.name} missing"
+                        break
+                    d = g[e.name]
+                    shape = e.shape if e.local is not None else e.data.shape
+                    if d.shape != tuple(shape):
+                        msg = f"dataset {e.name} has shape {d.shape}, expected {tuple(shape)}"
+                        break
+                    data = d[()]
+                    if e.local is None and e.data.dtype.kind in "biufc" and \
+                            not np.array_equal(np.asarray(data), e.data, equal_nan=e.data.dtype.kind in "fc"):
+                        msg = f"dataset {e.name} reads back different values"
+        except Exception as exc:
+            msg = os_reason(exc)
+    msg = comm.bcast(msg)
+    if msg:
+        raise SystemFault(f"results {path} failed verification after writing: {msg}")
 
 
 def _write_all(f, results, root_attrs, comm, collective, gathered=None):

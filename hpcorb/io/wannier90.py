@@ -52,7 +52,15 @@ def read_hr(path: str):
     if len(body) != need:
         fail(i + 1, f"expected {need} matrix-element lines (nrpts * num_wann^2), found {len(body)}")
     try:
-        data = np.array([ln.split()[:7] for ln in body], dtype=float)
+        tokens = " ".join(body).split()     # fast path: exactly 7 numbers per line (Wannier90's layout)
+        if len(tokens) != 7 * need:
+            raise ValueError
+        data = np.array(tokens, dtype=float).reshape(need, 7)
+    except ValueError:
+        data = None
+    try:
+        if data is None:
+            data = np.array([ln.split()[:7] for ln in body], dtype=float)
     except ValueError:
         for j, ln in enumerate(body):
             parts = ln.split()
@@ -93,13 +101,15 @@ def write_hr(path: str, R, H, comment: str = "written by hpcorb"):
         ones = ["    1"] * nR
         for j in range(0, nR, 15):
             f.write("".join(ones[j:j + 15]) + "\n")
-        for r in range(nR):
-            a, b, c = R[r]
-            for col in range(n):          # Wannier90 order: m fastest, then n
-                for row in range(n):
-                    h = H[r, row, col]
-                    f.write(f"{a:5d}{b:5d}{c:5d}{row + 1:5d}{col + 1:5d}"
-                            f"{h.real:24.16e}{h.imag:24.16e}\n")
+        # Wannier90 order: per R, m (row) fastest, then n (column); one formatting call
+        rows = np.empty((nR, n, n, 7))
+        rows[..., :3] = R[:, None, None, :]
+        rows[..., 3] = np.arange(1, n + 1)[None, None, :]
+        rows[..., 4] = np.arange(1, n + 1)[None, :, None]
+        Ht = H.transpose(0, 2, 1)
+        rows[..., 5] = Ht.real
+        rows[..., 6] = Ht.imag
+        f.write(("%5d%5d%5d%5d%5d%24.16e%24.16e\n" * (nR * n * n)) % tuple(rows.ravel().tolist()))
 
 
 # ---------------------------------------------------------------------------
@@ -229,6 +239,19 @@ def read_tb(path: str):
     return lattice, R, H / d[:, None, None], r / d[:, None, None, None]
 
 
+def read_tb_lattice(path: str):
+    """Only the lattice (3, 3) rows, Angstrom, of a ``_tb.dat`` (lines 2-4)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = [f.readline() for _ in range(4)]
+        lattice = np.array([[float(x) for x in ln.split()[:3]] for ln in head[1:4]])
+        assert lattice.shape == (3, 3)
+    except (OSError, ValueError, AssertionError):
+        raise InputError(f"{path}:2: malformed Wannier90 _tb.dat: expected 3 lattice vectors "
+                         "(Angstrom) on lines 2-4") from None
+    return lattice
+
+
 def write_tb(path: str, lattice, R, H, positions, comment: str = "written by hpcorb"):
     """Write ``_tb.dat`` (degeneracies 1); position matrix: diag(positions) at R = 0, else 0."""
     R = np.asarray(R, dtype=int)
@@ -337,5 +360,178 @@ def write_model(model, seedname: str, comment: str | None = None, spinor_order_w
         if model.electrons is not None:
             f.write(f"electrons = {float(model.electrons)!r}\n")
         f.write("orbitals = " + json.dumps(specs) + "\n")
+    paths["order"] = order
+    return paths
+
+
+def read_wsvec(path: str, R, n: int):
+    """``seedname_wsvec.dat`` (Wannier90 >= 2.1, ``use_ws_distance``): the Wigner-Seitz
+    shifts of every (R, m, n) element, as a list over R of dicts {(m, n): T (ndeg, 3) int}
+    holding only the non-trivial entries (T != 0 or ndeg > 1), m, n 0-based.
+
+    Layout: a header line; then per R and pair: ``R1 R2 R3 m n`` (1-based m, n),
+    ``ndeg``, and ndeg lines of integer shifts T (lattice units) such that
+    Wannier90 interpolates ``H_mn(k) = sum_R sum_T exp(i k.(R + T)) H_mn(R) / (deg_R ndeg)``.
+    """
+    lines, fail = read_lines(path, "Wannier90 _wsvec.dat")
+    index = {tuple(int(x) for x in r): i for i, r in enumerate(np.asarray(R, dtype=int))}
+    out = [dict() for _ in range(len(index))]
+    seen = np.zeros((len(index), n, n), dtype=bool)
+    i = 1
+    nl = len(lines)
+    while i < nl:
+        w = lines[i].split()
+        if not w:
+            i += 1
+            continue
+        try:
+            r1, r2, r3, m, k = (int(x) for x in w[:5])
+            nd = int(lines[i + 1].split()[0])
+            T = np.array([[int(x) for x in lines[i + 2 + d].split()[:3]] for d in range(nd)], dtype=int)
+        except (ValueError, IndexError):
+            fail(i + 1, f"expected 'R1 R2 R3 m n', ndeg and ndeg shift lines, found {lines[i].strip()!r}")
+        if nd < 1 or T.shape != (nd, 3):
+            fail(i + 2, f"ndeg must be >= 1 with {nd} lines of 3 integer shifts")
+        ir = index.get((r1, r2, r3))
+        if ir is None:
+            fail(i + 1, f"R = ({r1}, {r2}, {r3}) is not in the Hamiltonian file")
+        if not (1 <= m <= n and 1 <= k <= n):
+            fail(i + 1, f"orbital index outside 1..{n}")
+        seen[ir, m - 1, k - 1] = True
+        if nd > 1 or np.any(T != 0):
+            out[ir][(m - 1, k - 1)] = T
+        i += 2 + nd
+    if not seen.all():
+        ir, m, k = np.argwhere(~seen)[0]
+        raise InputError(f"{path}: malformed Wannier90 _wsvec.dat: no entry for R = "
+                         f"{tuple(int(x) for x in np.asarray(R)[ir])}, m = {m + 1}, n = {k + 1}")
+    return out
+
+
+def apply_wsvec(R, H, shifts):
+    """Spread H(R) over the Wigner-Seitz images: returns (R', H') with
+    ``H'(R + T)_mn += H_mn(R) / ndeg`` for each shift T of (R, m, n), so that a plain
+    Fourier sum over R' equals Wannier90's ``use_ws_distance`` interpolation exactly."""
+    R = np.asarray(R, dtype=int)
+    H = np.asarray(H, dtype=complex)
+    if not any(shifts):
+        return R, H
+    index = {tuple(r): i for i, r in enumerate(R)}
+    newR = [tuple(r) for r in R]
+    extra = {}
+    Hn = H.copy()
+    for ir, d in enumerate(shifts):
+        for (m, k), T in d.items():
+            h = H[ir, m, k] / len(T)
+            Hn[ir, m, k] = 0.0
+            for t in T:
+                key = tuple(int(x) for x in R[ir] + t)
+                j = index.get(key)
+                if j is None:
+                    j = len(newR)
+                    index[key] = j
+                    newR.append(key)
+                extra.setdefault(j, []).append((m, k, h))
+    if len(newR) > len(R):
+        Hn = np.concatenate([Hn, np.zeros((len(newR) - len(R),) + H.shape[1:], complex)])
+    for j, items in extra.items():
+        for m, k, h in items:
+            Hn[j, m, k] += h
+    keep = np.abs(Hn).reshape(len(newR), -1).max(axis=1) > 0
+    if (0, 0, 0) in index:
+        keep[index[(0, 0, 0)]] = True
+    return np.array(newR, dtype=int)[keep], Hn[keep]
+
+
+# ---------------------------------------------------------------------------
+# export: seedname.win + _hr.dat + _centres.xyz + _tb.dat in Wannier90's own order
+
+# hpcorb label -> (l, mr) of Wannier90 (user guide, "Projections")
+_LMR = {"s": (0, 1), "pz": (1, 1), "px": (1, 2), "py": (1, 3), "dz2": (2, 1), "dzx": (2, 2),
+        "dyz": (2, 3), "dx2-y2": (2, 4), "dxy": (2, 5)}
+_W90NAME = {"s": "s", "pz": "pz", "px": "px", "py": "py", "dz2": "dz2", "dzx": "dxz", "dyz": "dyz",
+            "dx2-y2": "dx2-y2", "dxy": "dxy"}
+
+
+def w90_order(model):
+    """Permutation of a model's states into the order Wannier90 expands a projections
+    block with one line per atom: atom, then l, m_r, then spin (up, down: interleaved)."""
+    bad = sorted({o for o in model.orbitals if o not in _LMR})
+    if bad:
+        raise InputError(f"model {model.name!r}: functions without a Wannier90 orbital character "
+                         f"({', '.join(bad)}); a .win needs s/p/d projections")
+    spins = np.asarray(model.spins)
+    key = [(int(a), _LMR[o], int(max(s, 0))) for a, o, s in zip(model.atoms, model.orbitals, spins)]
+    if len(set(key)) != len(key):
+        raise InputError(f"model {model.name!r}: an atom carries the same orbital twice; a .win "
+                         "projection cannot tell them apart")
+    perm = np.array(sorted(range(len(key)), key=lambda i: key[i]))
+    if np.any(spins >= 0):
+        sp = spins[perm]
+        if np.any(sp[0::2] != 0) or np.any(sp[1::2] != 1):
+            raise InputError(f"model {model.name!r}: not every orbital has an up and a down state")
+    return perm
+
+
+def write_win(path, model, order, symbols, comment="written by hpcorb"):
+    """``seedname.win`` describing the functions ``order`` of ``model`` (one species label
+    per atom, so each projection line names one site)."""
+    spin = bool(np.any(np.asarray(model.spins) >= 0))
+    atoms = np.asarray(model.atoms)[order]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"! {comment}\n")
+        f.write("! hpcorb export: Wannier functions in Wannier90's projection order"
+                + (" with interleaved spinors (up, down per projection; hpcorb spinor_order = "
+                   "\"interleaved\")" if spin else "") + "\n")
+        f.write(f"num_wann = {len(order)}\nspinors = {'.true.' if spin else '.false.'}\n")
+        f.write("use_ws_distance = .false.\n")
+        f.write("\nbegin unit_cell_cart\nang\n")
+        for v in np.asarray(model.lattice, dtype=float):
+            f.write(f"{v[0]:20.12f}{v[1]:20.12f}{v[2]:20.12f}\n")
+        f.write("end unit_cell_cart\n\nbegin atoms_cart\nang\n")
+        seen = []
+        for a in atoms:
+            if a not in seen:
+                seen.append(a)
+        for a in seen:
+            p = model.positions[np.flatnonzero(np.asarray(model.atoms) == a)[0]]
+            f.write(f"{symbols[a]:<6s}{p[0]:20.12f}{p[1]:20.12f}{p[2]:20.12f}\n")
+        f.write("end atoms_cart\n\nbegin projections\n")
+        for a in seen:
+            names = []
+            for i in order:
+                if model.atoms[i] == a and (not spin or model.spins[i] == 0):
+                    names.append(_W90NAME[model.orbitals[i]])
+            f.write(f"{symbols[a]}: {';'.join(names)}\n")
+        f.write("end projections\n")
+        if model.electrons is not None:
+            f.write(f"! electrons per cell in these functions: {float(model.electrons):g}\n")
+
+
+def export_model(model, seedname: str, comment: str | None = None) -> dict:
+    """Write ``seedname.win``, ``_hr.dat``, ``_centres.xyz`` and ``_tb.dat`` of an orthogonal
+    model so that ``[model] wannier90 = "seedname"`` (and Wannier90-reading codes) read it
+    back: basis permuted into Wannier90's projection order (:func:`w90_order`).  Returns the
+    paths and ``"order"`` (the model state of each written function)."""
+    if model.S is not None:
+        raise InputError(f"model {model.name!r} is non-orthogonal; export its orthogonalized form")
+    comment = comment or f"written by hpcorb from model {model.name}"
+    order = w90_order(model)
+    H = model.H[:, order][:, :, order]
+    pos = model.positions[order]
+    paths = {k: seedname + s for k, s in (("win", ".win"), ("hr_file", "_hr.dat"),
+                                          ("centres_file", "_centres.xyz"), ("tb_file", "_tb.dat"))}
+    nat = int(np.max(model.atoms)) + 1
+    sym = str(model.meta.get("element", "")).strip()[:2]
+    if not sym or not sym[0].isalpha() or sym.upper() == "X":
+        sym = "A"
+    symbols = {a: (sym if nat == 1 else f"{sym}{a + 1}") for a in range(nat)}
+    write_win(paths["win"], model, order, symbols, comment)
+    write_hr(paths["hr_file"], model.R, H, comment)
+    atoms_present = sorted(set(int(a) for a in model.atoms))
+    atom_pos = [(symbols[a][:2].rstrip("0123456789") or "A",
+                 model.positions[np.flatnonzero(model.atoms == a)[0]]) for a in atoms_present]
+    write_centres(paths["centres_file"], pos, atom_pos, comment)
+    write_tb(paths["tb_file"], model.lattice, model.R, H, pos, comment)
     paths["order"] = order
     return paths

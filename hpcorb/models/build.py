@@ -1,7 +1,10 @@
 """Build the TBModel a deck's ``[model]`` table describes.
 
-Sources (exactly one): ``hr_file`` or ``tb_file`` (Wannier90; with
-``centres_file`` and ``orbitals`` for positions and orbital/spin characters),
+Sources (exactly one): ``wannier90`` (a Wannier90 seedname: ``.win`` for
+lattice, atoms, projections and spinors, ``_hr.dat`` or ``_tb.dat``,
+``_wsvec.dat`` and ``_centres.xyz`` when present), ``hr_file`` or ``tb_file``
+(Wannier90; with ``centres_file`` and ``orbitals`` for positions and
+orbital/spin characters),
 ``builtin`` (toy models), ``material`` (bundled parameter sets, see
 docs/materials.md; bulk, or a film with ``surface`` and ``layers``).  Errors
 name the deck key.
@@ -13,26 +16,38 @@ import os
 import numpy as np
 
 from ..errors import DeckError, InputError
+from . import spinor
+from .seedname import build_seedname
 from .tbmodel import TBModel
 
 
 def build_model(m: dict, periodic: int | None = None) -> TBModel:
     """``m`` is the validated ``[model]`` dict; ``periodic`` the k-mesh dimension, if known."""
-    sources = [k for k in ("hr_file", "builtin", "material", "tb_file") if m.get(k)]
+    sources = [k for k in ("wannier90", "hr_file", "builtin", "material", "tb_file") if m.get(k)]
     if m.get("hr_file") and m.get("tb_file"):
         raise DeckError("model.tb_file", m["tb_file"], "give either hr_file or tb_file, not both")
     if len(sources) != 1:
         raise DeckError("model", "{" + ", ".join(sources) + "}",
-                        "give exactly one Hamiltonian source: hr_file (or tb_file), builtin or material")
+                        "give exactly one Hamiltonian source: wannier90, hr_file (or tb_file), builtin or material")
     if not m.get("material"):
         for k in ("surface", "layers", "lattice_constant"):
             if m.get(k) is not None:
                 raise DeckError(f"model.{k}", m[k], "only for material models ([model] material)")
-    if not (m.get("hr_file") or m.get("tb_file")):
+    if m.get("wannier90"):
+        for k in ("centres_file", "orbitals", "lattice"):
+            if m.get(k) is not None:
+                raise DeckError(f"model.{k}", m[k], "not with wannier90 (the seedname's .win, "
+                                "_centres.xyz and _tb.dat give it); use hr_file to set it by hand")
+    elif not (m.get("hr_file") or m.get("tb_file")):
         for k in ("centres_file", "orbitals", "lattice"):
             if m.get(k) is not None:
                 raise DeckError(f"model.{k}", m[k], "only for Wannier90 models (hr_file or tb_file)")
-    if m.get("builtin"):
+    if m.get("spinor_order", "auto") != "auto" and not (m.get("wannier90") or m.get("hr_file")
+                                                         or m.get("tb_file")):
+        raise DeckError("model.spinor_order", m["spinor_order"], "only for Wannier90 models")
+    if m.get("wannier90"):
+        model = build_seedname(m, periodic)
+    elif m.get("builtin"):
         from .toys import build_builtin
         model = build_builtin(m["builtin"], m.get("params"))
     elif m.get("hr_file") or m.get("tb_file"):
@@ -62,6 +77,7 @@ def _wannier90(m, periodic):
     """
     from ..io.wannier90 import read_centres, read_hr, read_tb
     positions = None
+    missing = None
     if m.get("tb_file"):
         path = m["tb_file"]
         if not os.path.isfile(path):
@@ -78,7 +94,10 @@ def _wannier90(m, periodic):
             raise DeckError("model.hr_file", path, "no such file")
         R, H = read_hr(path)
         lattice = np.eye(3)
+        missing = ("model.lattice: the lattice vectors (Angstrom) of this hr_file; give lattice = "
+                   "[[a1x,a1y,a1z],[a2x,...],[a3x,...]], or use wannier90 = seedname or tb_file")
         if m.get("lattice") is not None:
+            missing = None
             lat = m["lattice"]
             try:
                 lattice = np.array(lat, dtype=float)
@@ -89,8 +108,12 @@ def _wannier90(m, periodic):
     n = H.shape[1]
     spin = bool(m.get("spin", False))
     atoms = orbitals = spins = None
+    spinor_meta = {}
     if m.get("orbitals") is not None:
-        atoms, orbitals, spins = _parse_orbitals(m["orbitals"], n, spin, path)
+        r0 = np.flatnonzero(np.all(R == 0, axis=1))
+        H0 = H[r0[0]] if len(r0) else None
+        atoms, orbitals, spins, spinor_meta = _parse_orbitals(m["orbitals"], n, spin, path, H0,
+                                                              m.get("spinor_order", "auto") or "auto")
     elif spin:
         raise DeckError("model.spin", True, "a spinful Wannier90 model needs [model] orbitals "
                         "(the character of each Wannier function), or set spin = false")
@@ -107,13 +130,20 @@ def _wannier90(m, periodic):
             positions = np.array([atom_list[a][1] for a in atoms])
     if positions is None:
         positions = np.zeros((n, 3))
+        n_sites = n if atoms is None else len(np.unique(atoms))
+        if n_sites > 1 and missing is None:
+            missing = ("model.centres_file: the position of each Wannier function (seedname_centres.xyz); "
+                       f"{os.path.basename(path)} has {n_sites} sites and without positions all would "
+                       "sit at the origin")
     dim = 3 if periodic is None else periodic
     if dim == 2 and np.any(R[:, 2] != 0):
         raise DeckError("kmesh.size", "2 entries", f"{path} has hoppings along a3 (R3 != 0): "
                         "it is a bulk model; give 3 mesh sizes")
     model = TBModel(lattice=lattice, R=R, H=H, positions=positions, periodic=dim,
                     atoms=atoms, orbitals=orbitals, spins=spins,
-                    name=os.path.basename(path), meta={"source": "wannier90", "hr_file": path})
+                    name=os.path.basename(path), meta={"source": "wannier90", "hr_file": path, **spinor_meta})
+    if missing:
+        model.meta["missing_geometry"] = missing
     if spin:
         model.meta["soc"] = "as contained in the Wannier90 Hamiltonian (soc_scale does not apply)"
     herm = model.check_hermitian()
@@ -123,7 +153,9 @@ def _wannier90(m, periodic):
     return model
 
 
-def _parse_orbitals(specs, n, spin, path):
+def _parse_orbitals(specs, n, spin, path, H0=None, order="auto"):
+    """(atoms, orbitals, spins, meta); spin-up-only lists are paired in ``order``
+    (:mod:`hpcorb.models.spinor`; 'auto' fits the on-site block H0)."""
     from .orbitals import ORBITALS
     key = "model.orbitals"
     parsed = []
@@ -149,8 +181,11 @@ def _parse_orbitals(specs, n, spin, path):
         if len(parsed) != n:
             raise DeckError(key, f"{len(parsed)} entries",
                             f"{os.path.basename(path)} has {n} Wannier functions; give one entry per function")
+        if order != "auto":
+            raise DeckError("model.spinor_order", order, "orbitals with explicit :up/:down suffixes "
+                            "give the order already; remove spinor_order")
         atoms = np.array([p[0] for p in parsed])
-        return atoms, [p[1] for p in parsed], np.array([p[2] for p in parsed])
+        return atoms, [p[1] for p in parsed], np.array([p[2] for p in parsed]), {}
     want = 2 * len(parsed) if spin else len(parsed)
     if want != n:
         how = (f"{len(parsed)} spin-up entries x 2 = {want}" if spin else f"{len(parsed)} entries")
@@ -158,11 +193,14 @@ def _parse_orbitals(specs, n, spin, path):
                         f"{os.path.basename(path)} has {n} Wannier functions but orbitals describe {how}"
                         + ("" if spin else " (spinful file? set spin = true)"))
     if not spin:
-        return np.array([p[0] for p in parsed]), [p[1] for p in parsed], None
-    atoms, orbs, spins = [], [], []
-    for a, ch, _ in parsed:          # Wannier90 spinor order: up, down per projection
-        for sp in (0, 1):
-            atoms.append(a)
-            orbs.append(ch)
-            spins.append(sp)
-    return np.array(atoms), orbs, np.array(spins)
+        if order != "auto":
+            raise DeckError("model.spinor_order", order, "only for spinful models (spin = true)")
+        return np.array([p[0] for p in parsed]), [p[1] for p in parsed], None, {}
+    atoms_up = [p[0] for p in parsed]
+    labels_up = [p[1] for p in parsed]
+    chosen, res = spinor.choose(order, H0, atoms_up, labels_up, legacy="interleaved")
+    cand = spinor.candidate(chosen, len(parsed))
+    meta = {"spinor_order": chosen, "spinor_order_requested": order,
+            "spinor_residual_interleaved_eV": res["interleaved"], "spinor_residual_block_eV": res["block"]}
+    return (np.array([atoms_up[p] for p, _ in cand]), [labels_up[p] for p, _ in cand],
+            np.array([s for _, s in cand]), meta)

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import DeckError
+
 
 @dataclass
 class TBModel:
@@ -64,8 +66,27 @@ class TBModel:
         self.atoms = np.asarray(self.atoms, dtype=int)
         self.spins = np.asarray(self.spins, dtype=int)
         self._flat = None
+        self._cache = {}
+
+    def provenance(self) -> dict:
+        """``meta`` entries that are numbers or strings, as ``model_KEY`` result attributes
+        (source files, spinor order and its fit residuals, Wigner-Seitz note...)."""
+        out = {}
+        for k, v in self.meta.items():
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                out[f"model_{k}"] = v
+        return out
 
     # ---- geometry ---------------------------------------------------------
+    def require_geometry(self, what: str = "this calculation"):
+        """Refuse (DeckError naming the deck key) when the lattice or the positions
+        were not given: velocities, areas and volumes need them.  Builders record a
+        missing one as ``meta["missing_geometry"] = "model.KEY: why"``."""
+        miss = self.meta.get("missing_geometry")
+        if miss:
+            key, why = miss.split(": ", 1)
+            raise DeckError(key, None, f"{what} needs it: {why}")
+
     @property
     def norb(self) -> int:
         return self.H.shape[1]
@@ -86,6 +107,7 @@ class TBModel:
     @property
     def cell_volume(self) -> float:
         """Volume (bulk, Angstrom^3) or area (film, Angstrom^2) of the cell."""
+        self.require_geometry("a cell volume or area")
         if self.periodic == 3:
             return abs(np.linalg.det(self.lattice))
         return float(np.linalg.norm(np.cross(self.lattice[0], self.lattice[1])))
@@ -100,21 +122,80 @@ class TBModel:
             n = self.norb
             self._flat = self.H.reshape(len(self.R), n * n)
             self._flatS = None if self.S is None else self.S.reshape(len(self.R), n * n)
-            self._Rcart = self.R @ self.lattice               # (nR, 3)
             self._dtau = self.positions[None, :, :] - self.positions[:, None, :]  # tau_b - tau_a
         return self._flat
 
-    def _bloch(self, flat, kc, derivative=False):
+    # H(k) for a batch: sum_R e^{2 pi i k.R} H(R) is factorized over the last periodic axis
+    # ("inner"): first, for each distinct outer part (k1[, k2]) of the batch, one product of
+    # the outer phases with H(R) per value of R_inner (stage A, cost n_outer * nR * N^2);
+    # then per k a sum over the few R_inner values (stage B, cost nk * n_inner * N^2).  A chunk
+    # of a uniform mesh has few distinct outer parts, so the cost per k no longer grows with
+    # nR.  The sum is the same (reordered); the direct product is used when it is not cheaper.
+    SEPARABLE_MAX_BYTES = 64 * 2 ** 20
+
+    def _inner_groups(self, d):
+        key = ("groups", d)
+        if key not in self._cache:
+            inner = self.R[:, d - 1]
+            order = np.argsort(inner, kind="stable")
+            u, starts = np.unique(inner[order], return_index=True)
+            self._cache[key] = (order, u, np.r_[starts, len(order)])
+        return self._cache[key]
+
+    def _sums(self, flat, kfrac, derivative):
+        """S0 = sum_R e^{2 pi i k.R} H(R) and, with derivative, S_d = sum_R R_d e^{..} H(R)
+        for each periodic axis d: arrays (nk, N*N) (and (dim, nk, N*N))."""
+        nk, d = kfrac.shape
+        R = self.R[:, :d]
+        nn = flat.shape[1]
+        outer, inv = np.unique(kfrac[:, :d - 1], axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        order, u, bounds = self._inner_groups(d)
+        nw = d if derivative else 1
+        sep_bytes = len(outer) * len(u) * nn * 16 * nw
+        if d < 2 or 3 * len(outer) > nk or sep_bytes > self.SEPARABLE_MAX_BYTES:
+            phase = np.exp(2j * np.pi * kfrac @ R.T)                      # (nk, nR)
+            S0 = phase @ flat
+            if not derivative:
+                return S0, None
+            return S0, np.stack([(phase * R[:, c]) @ flat for c in range(d)])
+        Ro = R[order]
+        fl = flat[order]
+        P = np.exp(2j * np.pi * outer @ Ro[:, :d - 1].T)                   # (n_outer, nR)
+        weights = [None] + ([c for c in range(d - 1)] if derivative else [])
+        G = np.empty((len(weights), len(outer), len(u), nn), dtype=complex)
+        for w, c in enumerate(weights):
+            Pw = P if c is None else P * Ro[:, c]
+            for j in range(len(u)):
+                sl = slice(bounds[j], bounds[j + 1])
+                G[w, :, j] = Pw[:, sl] @ fl[sl]
+        S0 = np.empty((nk, nn), dtype=complex)
+        Sd = np.empty((d, nk, nn), dtype=complex) if derivative else None
+        for p in range(len(outer)):
+            idx = np.flatnonzero(inv == p)
+            ph = np.exp(2j * np.pi * kfrac[idx, d - 1][:, None] * u[None, :])  # (nk_p, n_inner)
+            S0[idx] = ph @ G[0, p]
+            if derivative:
+                for c in range(d - 1):
+                    Sd[c, idx] = ph @ G[1 + c, p]
+                Sd[d - 1, idx] = (ph * u[None, :]) @ G[0, p]
+        return S0, Sd
+
+    def _bloch(self, flat, kfrac, derivative=False):
         n = self.norb
-        phase = np.exp(1j * kc @ self._Rcart.T)               # (nk, nR)
+        kfrac = np.atleast_2d(np.asarray(kfrac, dtype=float))
+        kc = self.kcart(kfrac)
+        S0, Sd = self._sums(flat, kfrac, derivative)
         tau_phase = np.exp(-1j * kc @ self.positions.T)       # (nk, N): e^{-i k.tau_a}
-        Hk = (phase @ flat).reshape(-1, n, n)
+        Hk = S0.reshape(-1, n, n)
         Hk = tau_phase[:, :, None] * Hk * tau_phase.conj()[:, None, :]
         if not derivative:
             return Hk
+        d = kfrac.shape[1]
         dH = np.empty((kc.shape[0], 3, n, n), dtype=complex)
         for c in range(3):
-            dR = ((phase * (1j * self._Rcart[:, c])) @ flat).reshape(-1, n, n)
+            # dH/dk_c = i sum_R Rcart_c e^{ik.R} H(R), Rcart_c = sum_d R_d a_d,c (then the tau phases)
+            dR = 1j * np.tensordot(self.lattice[:d, c], Sd, axes=(0, 0)).reshape(-1, n, n)
             dR = tau_phase[:, :, None] * dR * tau_phase.conj()[:, None, :]
             dH[:, c] = dR + 1j * self._dtau[None, :, :, c] * Hk
         return Hk, dH
@@ -122,26 +203,27 @@ class TBModel:
     def hk(self, kfrac) -> np.ndarray:
         """H(k), shape (nk, N, N), eV."""
         flat = self._prepare()
-        return self._bloch(flat, self.kcart(kfrac))
+        return self._bloch(flat, kfrac)
 
     def sk(self, kfrac) -> np.ndarray | None:
         """Overlap S(k) (nk, N, N), or None for an orthogonal basis."""
         self._prepare()
         if self._flatS is None:
             return None
-        return self._bloch(self._flatS, self.kcart(kfrac))
+        return self._bloch(self._flatS, kfrac)
 
     def hk_dhk(self, kfrac):
         """H(k) (nk, N, N) and dH/dk (nk, 3, N, N) in eV and eV Angstrom (Cartesian)."""
+        self.require_geometry("a velocity dH/dk")
         flat = self._prepare()
-        return self._bloch(flat, self.kcart(kfrac), derivative=True)
+        return self._bloch(flat, kfrac, derivative=True)
 
     def dsk(self, kfrac):
         """S(k) and dS/dk, or (None, None) for an orthogonal basis."""
         self._prepare()
         if self._flatS is None:
             return None, None
-        return self._bloch(self._flatS, self.kcart(kfrac), derivative=True)
+        return self._bloch(self._flatS, kfrac, derivative=True)
 
     def eigh(self, kfrac, vectors=True):
         """Eigenvalues (nk, N) and eigenvectors (nk, N, N) (columns; S-orthonormal if S)."""

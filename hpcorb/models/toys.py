@@ -54,6 +54,8 @@ def build_builtin(name: str, params: dict | None) -> TBModel:
                             + ", ".join(sorted(defaults)))
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
             raise DeckError(f"model.params.{k}", v, "expected a number")
+        if k == "a" and not 0.1 <= v <= 100.0:    # a zero cell makes the reciprocal lattice singular
+            raise DeckError(f"model.params.{k}", v, "expected a lattice constant from 0.1 to 100 Angstrom")
     full = dict(defaults)
     full.update({k: float(v) for k, v in params.items()})
     return builder(full)

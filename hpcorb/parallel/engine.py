@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CheckpointStop
+from ..errors import CheckpointStop, SystemFault
 from ..log import NullLogger, fmt_seconds
 from . import signals
 
@@ -396,13 +396,17 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
             for ids in done_ids:
                 done[ids] = True
             mine = []
-            _save(checkpoint, stage, plan, done, acc, base, comm)
+            try:
+                _save(checkpoint, stage, plan, done, acc, base, comm)
+            except SystemFault:            # raised on every rank (_on_rank0): free the window first
+                queue.close()
+                raise
             t_ckpt = time.time()
             log(f"{stage}: checkpoint written ({n_done}/{n_total} chunks) "
                 f"in {t_ckpt - now:.2f} s -> {checkpoint.path}")
         if flags[1]:
             names = [s for s in comm.allgather(sigs.caught) if s]
-            log(f"{stage}: received {names[0]}; stopping after the checkpoint "
+            log(f"{stage}: received {signals.received(names[0])}; stopping after the checkpoint "
                 "(run the same command again to resume)")
             queue.close()
             raise CheckpointStop(names[0])
@@ -422,8 +426,8 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
     red = _rounded(hi, lo) if comm.rank == 0 else None
     for name in full:
         result[name] = comm.bcast(red[name] if comm.rank == 0 else None)
-    if checkpoint is not None and comm.rank == 0:
-        checkpoint.save_stage(stage, plan, mode, np.ones(plan.n_chunks, dtype=bool), result)
+    if checkpoint is not None:
+        _on_rank0(comm, checkpoint.save_stage, stage, plan, mode, np.ones(plan.n_chunks, dtype=bool), result)
     elapsed = time.time() - t_start
     if len(todo):
         log(f"{stage}: {plan.n_chunks} chunks of {plan.chunk_size} {label} done in "
@@ -436,13 +440,27 @@ def _save(checkpoint, stage, plan, done, acc, base, comm):
     """Collective: fold every rank's partial sums into rank 0's base and write."""
     hi, lo = acc.reduce(comm, base)
     acc.zero()
+    sums = None
     if comm.rank == 0:
         for n in hi:
             base[0][n][...] = hi[n]
         for n in lo:
             base[1][n][...] = lo[n]
-        checkpoint.save_stage(stage, plan, acc.mode, done, _rounded(hi, lo))
-    comm.barrier()
+        sums = _rounded(hi, lo)
+    _on_rank0(comm, checkpoint.save_stage, stage, plan, acc.mode, done, sums)
+
+
+def _on_rank0(comm, fn, *args):
+    """Run ``fn`` on rank 0; a SystemFault there (disk full) is raised on every rank."""
+    msg = None
+    if comm.rank == 0:
+        try:
+            fn(*args)
+        except SystemFault as exc:
+            msg = str(exc)
+    msg = comm.bcast(msg)
+    if msg:
+        raise SystemFault(msg)
 
 
 def _describe(exc, rank, start, stop, label):

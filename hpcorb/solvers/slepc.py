@@ -35,6 +35,15 @@ windows (the same building block slicing uses), left to right:
   the suggested 10 T (4.5e-5, too coarse for 1e-10 agreement with the
   dense solver); window_kt is a deck key.
 
+Checkpoints, signals, progress: after every window the ranks agree (one
+small allreduce) on a SIGTERM/SIGUSR1/SIGINT received anywhere and on the
+checkpoint interval; the checkpoint stage ``sparse_windows`` holds the
+window loop's state (left edge a, step h, the previous window's owned
+eigenvalues, counters) and the density-matrix blocks summed into global
+column arrays, so a resumed run -- on any number of ranks -- skips the
+completed windows.  Rank 0 logs windows done, states found, rate and ETA
+(from the covered fraction of [E_min, mu + window_kt T]).
+
 Streaming: for each owned eigenpair the distributed eigenvector is
 scattered to this rank's columns plus one ghost column on either side, and
 the window's vectors are folded into column-local density-matrix blocks
@@ -49,7 +58,12 @@ import time
 
 import numpy as np
 
+from ..errors import CheckpointStop, InputError, SystemFault
 from ..kernels import realspace as rs
+from ..log import fmt_seconds
+from ..parallel import signals
+
+STAGE = "sparse_windows"
 
 
 def column_split(nx, size, rank):
@@ -108,12 +122,58 @@ def gershgorin(Hloc, comm, row0):
     return -comm.max(-lo), comm.max(hi)
 
 
+def _global_blocks(blocks, nx, comm):
+    """Sum of every rank's owned block entries in global column arrays (rank 0)."""
+    c0, c1 = blocks.c0, blocks.c1
+    shp = blocks.on.shape[1:]
+    g = {"on": np.zeros((nx + 2,) + shp, complex), "bx": np.zeros((nx + 1,) + shp, complex)}
+    for k in ("by", "xx", "yy"):
+        g[k] = np.zeros((nx,) + shp, complex)
+    g["on"][c0 + 1:c1 + 1] = blocks.on[1:-1]
+    g["bx"][c0:c1] = blocks.bx[:-1]
+    for k in ("by", "xx", "yy"):
+        g[k][c0:c1] = getattr(blocks, k)
+    return {k: comm.sum(v, root=0) for k, v in g.items()}
+
+
+def _restore_blocks(blocks, glob):
+    """This rank's columns (with ghosts) from the global arrays of a checkpoint."""
+    c0, c1 = blocks.c0, blocks.c1
+    blocks.on[...] = glob["on"][c0:c1 + 2]
+    blocks.bx[...] = glob["bx"][c0:c1 + 1]
+    for k in ("by", "xx", "yy"):
+        getattr(blocks, k)[...] = glob[k][c0:c1]
+
+
+def _save_windows(checkpoint, blocks, state, nx, comm):
+    glob = _global_blocks(blocks, nx, comm)
+    msg = None
+    if comm.rank == 0:
+        arrays = {f"blocks/{k}": v for k, v in glob.items()}
+        arrays["prev_owned"] = state.pop("prev_owned")
+        try:
+            checkpoint.save_group(STAGE, state, arrays)
+        except SystemFault as exc:
+            msg = str(exc)
+    msg = comm.bcast(msg)
+    if msg:
+        raise SystemFault(msg)
+
+
 def solve_sparse(lat, T, comm, log=None, nev=96, window_kt=40.0, tol=1e-13, factor="mumps",
-                 max_retries=30, trust=0.75, method="krylovschur"):
-    """Blocks of this rank's columns (and F) from SLEPc shift-and-invert windows."""
+                 max_retries=30, trust=0.75, method="krylovschur", checkpoint=None,
+                 checkpoint_interval=300.0, progress_interval=10.0, sync_seconds=None):
+    """Blocks of this rank's columns (and F) from SLEPc shift-and-invert windows.
+
+    ``checkpoint``: a :class:`hpcorb.parallel.checkpoint.Checkpoint` (or None):
+    completed windows are stored every ``checkpoint_interval`` seconds and on
+    a signal (then :class:`CheckpointStop` on every rank), and skipped when
+    the same deck runs again.  ``sync_seconds`` is accepted for symmetry with
+    the engine (the ranks meet after every window anyway)."""
     PETSc, SLEPc, pcomm = _petsc(comm)
     t0 = time.time()
     log = log or (lambda *a: None)
+    signals.install()
     A, c0, c1, Hloc = assemble(lat, comm)
     nx, ny, no = lat.nx, lat.ny, lat.norb
     N = lat.n_states
@@ -138,7 +198,39 @@ def solve_sparse(lat, T, comm, log=None, nev=96, window_kt=40.0, tol=1e-13, fact
     prev_owned = np.empty(0)
     prev_a = a
     peak_nev = nev
-    while a <= min(e_cut, e_hi):
+    e_stop = min(e_cut, e_hi)
+    complete = False
+    # ---- resume: completed windows are skipped
+    saved = None
+    if checkpoint is not None:
+        if comm.rank == 0:
+            saved = checkpoint.load_group(STAGE)
+        saved = comm.bcast(saved)
+    if saved is not None:
+        attrs, arrays = saved
+        if (int(attrs["nx"]), int(attrs["ny"]), int(attrs["norb"]), int(attrs["nev"])) != (nx, ny, no, nev):
+            raise InputError(f"checkpoint {checkpoint.path}: stage {STAGE!r} is of another lattice; "
+                             "delete it to start from scratch")
+        _restore_blocks(blocks, {k: arrays[f"blocks/{k}"] for k in rs.BLOCK_NAMES})
+        a, h, prev_a = float(attrs["a"]), float(attrs["h"]), float(attrs["prev_a"])
+        prev_owned = np.asarray(arrays["prev_owned"], dtype=float)
+        n_windows, n_solves, n_mismatch = int(attrs["windows"]), int(attrs["solves"]), int(attrs["redone"])
+        peak_nev = int(attrs["peak_nev"])
+        blocks.F, blocks.n_levels = float(attrs["F"]), int(attrs["levels"])
+        complete = bool(attrs["complete"])
+        log(f"sparse: resuming from checkpoint, {n_windows} windows done, {blocks.n_levels} states found"
+            + (" (all windows)" if complete else ""))
+    windows_start, t_start = n_windows, time.time()
+    t_ckpt = t_progress = t_start
+    a_start = a
+
+    def state(done):
+        return {"nx": nx, "ny": ny, "norb": no, "nev": nev, "a": a, "h": h, "prev_a": prev_a,
+                "windows": n_windows, "solves": n_solves, "redone": n_mismatch, "peak_nev": peak_nev,
+                "F": blocks.F, "levels": blocks.n_levels, "complete": int(done),
+                "prev_owned": np.asarray(prev_owned, dtype=float)}
+
+    while not complete and a <= e_stop:
         cur_nev = nev
         retries = 0
         while True:
@@ -221,6 +313,32 @@ def solve_sparse(lat, T, comm, log=None, nev=96, window_kt=40.0, tol=1e-13, fact
         prev_owned, prev_a = lam[owned], a
         a = b_edge
         h = R
+        signals.fault_point(comm.rank)
+        # ---- sync: signals anywhere, checkpoint interval (rank 0's clock), progress
+        now = time.time()
+        due = comm.bcast(checkpoint is not None and checkpoint_interval > 0 and
+                         now - t_ckpt >= checkpoint_interval and a <= e_stop)
+        caught = comm.allgather(signals.STATE.caught)
+        caught = [c for c in caught if c]
+        if checkpoint is not None and (due or caught):
+            _save_windows(checkpoint, blocks, state(False), nx, comm)
+            t_ckpt = time.time()
+            log(f"sparse: checkpoint written ({n_windows} windows, {blocks.n_levels} states) "
+                f"in {t_ckpt - now:.2f} s -> {checkpoint.path}")
+        if caught:
+            log(f"sparse: received {signals.received(caught[0])}; stopping after the checkpoint "
+                "(run the same command again to resume)")
+            raise CheckpointStop(caught[0])
+        if now - t_progress >= progress_interval and a <= e_stop:
+            frac = (a - a_start) / max(e_stop - a_start, 1e-300)
+            el = now - t_start
+            rate = (n_windows - windows_start) / max(el, 1e-9)
+            eta = el * (1 - frac) / frac if frac > 0 else float("inf")
+            log(f"sparse: windows {n_windows}, {blocks.n_levels} states found, up to E = {a:.6g} of "
+                f"{e_stop:.6g} ({100 * min(frac, 1):.0f}%), {rate:.2f} windows/s, ETA {fmt_seconds(eta)}")
+            t_progress = now
+    if checkpoint is not None and not complete:
+        _save_windows(checkpoint, blocks, state(True), nx, comm)
     info = {"windows": n_windows, "solves": n_solves, "levels": int(blocks.n_levels),
             "window_nev": int(peak_nev), "e_cut": float(e_cut), "e_min": float(e_lo),
             "seconds": time.time() - t0, "factor": factor,

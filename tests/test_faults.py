@@ -1,0 +1,402 @@
+"""Fault injection (issue 11): signals to every process of a run, kill -9,
+corrupted checkpoints, full and read-only file systems, concurrent runs.
+
+Three tiny calculations stand for the three kinds of checkpointable stage:
+a k-space engine run (dos), an interface sweep, and the sparse (SLEPc)
+trilayer windows.  Every interrupted run is resumed on a different number of
+ranks and compared with an uninterrupted serial run (rtol = atol = 1e-12,
+quantities in their natural units: states/eV, t, hbar...).
+
+The signal matrix covers every (target, signal) pair once -- targets
+launcher, mpiexec, rank 0, the launcher's process group; signals SIGTERM,
+SIGUSR1, SIGINT -- and deals the pairs over the three calculations so that
+each calculation meets every target and every signal (12 runs, not 36).
+"""
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from helpers import write_deck
+
+CALCS = ("kspace", "sweep", "sparse")
+
+
+def tables(calc, out="r.h5", **output):
+    o = {"file": out, "overwrite": True, "plots": False, **output}
+    if calc == "kspace":
+        return {"calculation": {"type": "dos"},
+                "model": {"builtin": "cubic", "params": {"t": 1.0}, "electrons": 0.8},
+                "kmesh": {"size": [30, 30, 30], "shift": [0.5, 0.5, 0.5], "chunk_size": 500},
+                "dos": {"broadening": 0.05, "bins": 20000}, "output": o,
+                "parallel": {"sync_interval": 0.0}}
+    if calc == "sweep":
+        return {"calculation": {"type": "interface"},
+                "interface": {"nz": 11, "tolerance": 1e-6, "limits_tolerance": 1e-8,
+                              "sweep": {"parameter": "U", "values": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]}},
+                "output": o, "parallel": {"sync_interval": 0.0}}
+    return {"calculation": {"type": "trilayer"},
+            "trilayer": {"nx": 6, "ny": 4, "n_fm": 1, "mu": -1.0, "temperature": 0.05,
+                         "m_left": [1.0, 0.0, 0.0], "m_right": [0.0, 1.0, 0.0], "disorder": 0.5,
+                         "seed": 3, "solver": "sparse", "sparse": {"window_nev": 12}},
+            "output": o, "parallel": {"sync_interval": 0.0, "progress_interval": 0.5}}
+
+
+def _env(extra=None):
+    e = dict(os.environ)
+    # idle ranks yield the core: on a busy 2-core machine busy-polling ranks crawl
+    e.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
+    for k in ("HPCORB_FAULT", "HPCORB_FAULT_READY", "HPCORB_FAULT_SLOW"):
+        e.pop(k, None)
+    e.update(extra or {})
+    return e
+
+
+def cli(args, cwd, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-P", "-m", "hpcorb.launch", *args], cwd=cwd, env=_env(env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def datasets(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if hasattr(obj, "shape") and obj.dtype.kind in "fc" and "seconds" not in name:  # wall times differ
+                out[name] = obj[()]
+        f.visititems(visit)
+    return out
+
+
+def assert_same(path, ref):
+    a, b = datasets(path), datasets(ref)
+    assert a.keys() == b.keys()
+    for name in b:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def refs(tmp_path_factory):
+    """Uninterrupted serial runs of the three calculations."""
+    d = tmp_path_factory.mktemp("refs")
+    out = {}
+    for calc in CALCS:
+        deck = write_deck(d / f"{calc}.toml", tables(calc, out=f"{calc}.h5"))
+        r = cli([deck], cwd=d)
+        assert r.returncode == 0, r.stderr
+        out[calc] = str(d / f"{calc}.h5")
+    return out
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def _wait_for(path, proc, timeout=120):
+    t0 = time.time()
+    while not os.path.exists(path) or not open(path).read().strip():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() - t0 < timeout, "run never reached its first work item"
+        time.sleep(0.05)
+    return int(open(path).read())
+
+
+SIGS = ("SIGTERM", "SIGUSR1", "SIGINT")
+TARGETS = ("launcher", "mpiexec", "rank0", "group")
+MATRIX = [(t, s, CALCS[(i + j) % 3], (1, 3)[(i + j) % 2])
+          for i, t in enumerate(TARGETS) for j, s in enumerate(SIGS)]
+
+
+@pytest.mark.parametrize("target,sig,calc,resume_ranks", MATRIX,
+                         ids=[f"{t}-{s}-{c}" for t, s, c, _ in MATRIX])
+def test_signal_checkpoint_exit75_and_resume(tmp_path, refs, target, sig, calc, resume_ranks):
+    deck = write_deck(tmp_path / "d.toml", tables(calc))
+    ready = tmp_path / "ready"
+    env = _env({"HPCORB_FAULT_SLOW": "0.3", "HPCORB_FAULT_READY": str(ready)})
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "hpcorb.launch", deck, "-n", "2"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        rank0 = _wait_for(str(ready), proc)
+        signum = getattr(signal, sig)
+        if target == "launcher":
+            os.kill(proc.pid, signum)
+        elif target == "mpiexec":
+            os.kill(_children(proc.pid)[0], signum)
+        elif target == "rank0":
+            os.kill(rank0, signum)
+        else:
+            os.killpg(proc.pid, signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 75, (proc.returncode, err[-3000:])
+    # the log names the signal received: the launcher's own, or the rank's
+    # (mpiexec turns SIGINT into SIGTERM for its ranks: that is what they received)
+    want = {"launcher": f"received {sig} (to the launcher", "group": f"received {sig} (to the launcher",
+            "rank0": f"received {sig}", "mpiexec": "received SIGTERM" if sig == "SIGINT" else f"received {sig}"}
+    assert want[target] in err, err[-3000:]
+    assert "checkpoint written" in err
+    assert os.path.exists(tmp_path / "r.h5.ckpt") and not os.path.exists(tmp_path / "r.h5")
+    r = cli([deck, "-n", str(resume_ranks)], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resuming from checkpoint" in r.stderr
+    assert_same(tmp_path / "r.h5", refs[calc])
+    assert not os.path.exists(tmp_path / "r.h5.ckpt") and not os.path.exists(tmp_path / "r.h5.lock")
+
+
+KILLS = [("kspace", 3), ("kspace", 25), ("sweep", 2), ("sparse", 2), ("sparse", 6)]
+
+
+@pytest.mark.parametrize("calc,at", KILLS, ids=[f"{c}-{n}" for c, n in KILLS])
+def test_kill9_on_two_ranks_and_resume_serially(tmp_path, refs, calc, at):
+    """Rank 0 is killed (SIGKILL) after its at-th work item (chunk, sweep point or
+    sparse window) of a 2-rank run; the run resumes on 1 rank."""
+    deck = write_deck(tmp_path / "d.toml", tables(calc, checkpoint_interval=1e-6))
+    r = cli([deck, "-n", "2"], cwd=tmp_path, env={"HPCORB_FAULT": f"kill:{at}"})
+    assert r.returncode not in (0, 75), r.stderr[-2000:]
+    assert os.path.exists(tmp_path / "r.h5.ckpt") and not os.path.exists(tmp_path / "r.h5")
+    assert not glob.glob(str(tmp_path / "*.tmp*"))
+    r = cli([deck], cwd=tmp_path)          # the dead run's lock is stale: taken over
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resuming from checkpoint" in r.stderr
+    assert_same(tmp_path / "r.h5", refs[calc])
+
+
+# ---- corrupted checkpoints --------------------------------------------------
+
+def _flip(path, dataset):
+    with h5py.File(path, "r") as f:
+        d = f[dataset]
+        pos = d.id.get_offset() + d.id.get_storage_size() // 2
+    with open(path, "r+b") as fh:
+        fh.seek(pos)
+        b = fh.read(1)
+        fh.seek(pos)
+        fh.write(bytes([b[0] ^ 0x01]))
+
+
+def _ckpt_datasets(path):
+    names = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda n, o: names.append(n) if hasattr(o, "shape") else None)
+    return names
+
+
+@pytest.mark.parametrize("calc,at", [("kspace", 20), ("sparse", 3)])
+def test_flipped_byte_in_every_dataset_refused_good_checkpoint_resumes(tmp_path, refs, calc, at):
+    deck = write_deck(tmp_path / "d.toml", tables(calc, checkpoint_interval=1e-6))
+    assert cli([deck], cwd=tmp_path, env={"HPCORB_FAULT": f"kill:{at}"}).returncode == -9
+    ck = tmp_path / "r.h5.ckpt"
+    good = ck.read_bytes()
+    names = _ckpt_datasets(ck)
+    assert len(names) >= 3
+    for name in names:
+        ck.write_bytes(good)
+        _flip(ck, name)
+        bad = ck.read_bytes()
+        r = cli([deck], cwd=tmp_path)
+        assert r.returncode == 2, (name, r.stderr[-2000:])
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "corrupted" in lines[0] and name.split("/", 1)[1] in lines[0], lines
+        assert not ck.exists()                                  # renamed aside, never deleted
+        aside = sorted(glob.glob(str(ck) + ".corrupt*"))[-1]
+        assert open(aside, "rb").read() == bad
+        assert not (tmp_path / "r.h5").exists()
+    ck.write_bytes(good)
+    r = cli([deck, "-n", "2"] if calc == "kspace" else [deck], cwd=tmp_path)
+    assert r.returncode == 0 and "resuming from checkpoint" in r.stderr, r.stderr[-2000:]
+    assert_same(tmp_path / "r.h5", refs[calc])
+
+
+# ---- file systems --------------------------------------------------------------
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A 1 MB tmpfs mounted for the test (root only), unmounted afterwards."""
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    mounted = []
+
+    def mount(opts="size=1m"):
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mnt)], capture_output=True)
+        if r.returncode != 0:
+            pytest.skip("cannot mount a tmpfs (needs root)")
+        mounted.append(mnt)
+        return mnt
+    yield mount
+    for m in mounted:
+        subprocess.run(["umount", str(m)], check=False)
+
+
+def _fill(folder, leave):
+    st = os.statvfs(folder)
+    free = st.f_bavail * st.f_frsize
+    with open(os.path.join(folder, "filler"), "wb") as f:
+        f.write(b"\0" * max(0, free - leave))
+
+
+def _one_error(stderr):
+    errs = [ln for ln in stderr.splitlines() if ln.startswith("hpcorb: error")]
+    assert len(errs) == 1 and "Traceback" not in stderr, stderr[-3000:]
+    return errs[0]
+
+
+def test_disk_full_checkpoint_results_untouched(tmp_path, refs, tmpfs):
+    fs = tmpfs()
+    shutil.copy(refs["kspace"], fs / "r.h5")                 # previous results of this deck
+    before = (fs / "r.h5").read_bytes()
+    deck = write_deck(tmp_path / "d.toml", tables("kspace", out=str(fs / "r.h5"), checkpoint_interval=1e-6))
+    _fill(fs, 40_000)
+    r = cli([deck], cwd=tmp_path)
+    assert r.returncode == 1, r.stderr[-2000:]
+    line = _one_error(r.stderr)
+    assert "checkpoint" in line and "No space left" in line
+    assert (fs / "r.h5").read_bytes() == before
+    assert sorted(os.listdir(fs)) == ["filler", "r.h5", "r.log"]     # no temp file, no lock
+
+
+def test_disk_full_results_keeps_checkpoint_then_resumes(tmp_path, refs, tmpfs):
+    fs = tmpfs()
+    deck = write_deck(tmp_path / "d.toml", tables("kspace", out=str(fs / "r.h5"),
+                                                  checkpoint_file=str(tmp_path / "c.ckpt")))
+    _fill(fs, 30_000)
+    r = cli([deck], cwd=tmp_path)
+    assert r.returncode == 1, r.stderr[-2000:]
+    line = _one_error(r.stderr)
+    assert "results" in line and str(fs / "r.h5") in line
+    assert sorted(os.listdir(fs)) == ["filler", "r.log"]
+    assert (tmp_path / "c.ckpt").exists()                   # the work is kept
+    os.remove(fs / "filler")
+    r = cli([deck], cwd=tmp_path)
+    assert r.returncode == 0 and "resuming from checkpoint" in r.stderr, r.stderr[-2000:]
+    assert_same(fs / "r.h5", refs["kspace"])
+
+
+def test_read_only_checkpoint_folder_refused_by_check(tmp_path, tmpfs):
+    fs = tmpfs("size=1m,ro")
+    deck = write_deck(tmp_path / "d.toml", tables("kspace", checkpoint_file=str(fs / "c.ckpt")))
+    for args in (["check", deck], [deck]):
+        r = cli(args, cwd=tmp_path)
+        assert r.returncode == 2
+        line = _one_error(r.stderr)
+        assert "output.checkpoint_file" in line and "not writable" in line
+    assert sorted(os.listdir(tmp_path)) == ["d.toml", "fs"]
+
+
+# ---- concurrent runs --------------------------------------------------------------
+
+def test_second_concurrent_run_refused_then_stale_lock_taken_over(tmp_path):
+    deck = write_deck(tmp_path / "d.toml", tables("kspace"))
+    ready = tmp_path / "ready"
+    first = subprocess.Popen([sys.executable, "-P", "-m", "hpcorb.launch", deck], cwd=tmp_path,
+                             env=_env({"HPCORB_FAULT_SLOW": "0.2", "HPCORB_FAULT_READY": str(ready)}),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(str(ready), first)
+        lock = (tmp_path / "r.h5.lock").read_text().split()
+        assert int(lock[0]) == first.pid and len(lock) == 2            # PID and host
+        r = cli([deck], cwd=tmp_path)
+        assert r.returncode == 2
+        line = _one_error(r.stderr)
+        assert "in use by another run" in line and str(first.pid) in line
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+        assert first.returncode == 75
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    # a lock left by a process that is gone (kill -9) is taken over
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "r.h5.lock").write_text(f"{dead.pid} {os.uname().nodename}\n")
+    r = cli([deck], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not (tmp_path / "r.h5.lock").exists()
+
+
+def test_warnings_become_one_log_line():
+    import io
+    import warnings
+
+    from hpcorb.log import Logger, capture_warnings
+    buf = io.StringIO()
+    log = Logger(None, stream=buf)
+    with warnings.catch_warnings():          # restores showwarning afterwards
+        warnings.simplefilter("always")
+        capture_warnings(log.warning)
+        np.log(np.zeros(2))                  # RuntimeWarning: divide by zero
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 1 and "warning: RuntimeWarning: divide by zero" in lines[0], lines
+
+
+def test_numpy_warning_in_a_run_is_one_log_line(tmp_path):
+    """An overflow inside a kernel (cosh of d/lambda = 1e8) used to print the raw
+    RuntimeWarning with its source line; now it is one log line."""
+    deck = write_deck(tmp_path / "d.toml", {
+        "calculation": {"type": "bilayer"},
+        "bilayer": {"d_N": 1e5, "lambda_s_N": 1e-3, "points": 11},
+        "output": {"file": "r.h5", "plots": False}})
+    r = cli([deck], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    hits = [ln for ln in r.stderr.splitlines() if "Warning" in ln]
+    assert hits and all(ln.startswith("[hpcorb") and "warning: RuntimeWarning" in ln for ln in hits), hits
+    assert "np.cosh" not in r.stderr                     # no source line echoed
+    assert "RuntimeWarning" in (tmp_path / "r.log").read_text()
+
+
+def test_kill9_of_the_launcher_leaves_a_checkpoint_and_no_orphans(tmp_path, refs):
+    """mpiexec dies with its parent (PR_SET_PDEATHSIG -> SIGTERM): the ranks
+    checkpoint and exit instead of running on unattended."""
+    deck = write_deck(tmp_path / "d.toml", tables("kspace"))
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "hpcorb.launch", deck, "-n", "2"], cwd=tmp_path,
+                            env=_env({"HPCORB_FAULT_SLOW": "0.3", "HPCORB_FAULT_READY": str(ready)}),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    rank0 = _wait_for(str(ready), proc)
+    mpiexec = _children(proc.pid)
+    proc.kill()
+    proc.wait()
+    t0 = time.time()
+    while any(os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] != "Z"
+              for p in [rank0, *mpiexec]):
+        assert time.time() - t0 < 60, "ranks outlived their launcher"
+        time.sleep(0.1)
+    assert (tmp_path / "r.h5.ckpt").exists() and not (tmp_path / "r.h5.lock").exists()
+    r = cli([deck], cwd=tmp_path)
+    assert r.returncode == 0 and "resuming from checkpoint" in r.stderr, r.stderr[-2000:]
+    assert_same(tmp_path / "r.h5", refs["kspace"])
+
+
+def test_third_ctrl_c_stops_at_once(tmp_path):
+    """Two Ctrl-C mean 'checkpoint and stop'; a third one means 'now' (exit 130)."""
+    deck = write_deck(tmp_path / "d.toml", tables("kspace"))
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "hpcorb.launch", deck], cwd=tmp_path,
+                            env=_env({"HPCORB_FAULT_SLOW": "2", "HPCORB_FAULT_READY": str(ready)}),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for(str(ready), proc)
+        for _ in range(3):
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.1)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    assert not (tmp_path / "r.h5").exists() and not (tmp_path / "r.h5.lock").exists()
