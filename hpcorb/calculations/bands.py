@@ -25,6 +25,7 @@ from ..io.results import Results
 from ..kernels import dos as kdos
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
 from ..parallel.kmesh import KMesh
+from ..symmetry import reduce_mesh
 
 SCHEMA = Table("bands", [
     Key("npoints", "int", 300, "k-points along the whole path (shared by segment length)", ge=2),
@@ -187,13 +188,23 @@ def run(deck, comm, log, checkpoint):
     nbins = p["bins"]
     de = (hi - lo) / nbins
 
+    # eigenvalues: point group and time reversal, verified on the (Loewdin) H(k); irreducible k, weighted
+    from ..models import lowdin
+    irr, rots = reduce_mesh(model, mesh, lowdin.hk, use=deck["kmesh"]["symmetry"], time_reversal=True)
+
     def mesh_kernel(start, stop):
-        eigs = eigenvalues(model, mesh.frac(start, stop))
-        counts, esum = kdos.histogram(eigs, mesh.weight, lo, nbins, de)
+        eigs = eigenvalues(model, irr.frac(start, stop))
+        w = irr.weights(start, stop)
+        counts = np.zeros(nbins)
+        esum = np.zeros(nbins)
+        for wk in np.unique(w):                 # orbit sizes: a few distinct weights
+            c, e = kdos.histogram(eigs[w == wk], wk * mesh.weight, lo, nbins, de)
+            counts += c
+            esum += e
         return {"counts": counts, "esum": esum}
 
-    chunk = deck["kmesh"]["chunk_size"] or default_chunk_size(mesh.n, cost_hint=max(1.0, nb / 64))
-    res_mesh = run_chunks(Plan(mesh.n, chunk), mesh_kernel,
+    chunk = deck["kmesh"]["chunk_size"] or default_chunk_size(irr.n, cost_hint=max(1.0, nb / 64))
+    res_mesh = run_chunks(Plan(irr.n, chunk), mesh_kernel,
                           {"counts": ((nbins,), float), "esum": ((nbins,), float)}, comm, mode="sum",
                           checkpoint=checkpoint, stage="mesh", log=log, label="k-points",
                           **engine_options(deck))
@@ -224,6 +235,8 @@ def run(deck, comm, log, checkpoint):
     res.add("dos_energy", ewin - shift, "eV", "energies of the DOS, relative to E_F")
     res.add("dos", dos, "states/eV/cell", f"Gaussian-broadened DOS (sigma {w:g} eV), spin degeneracy {g} "
             "included")
+    res.add("symmetry_rotations", rots, "1", "Cartesian rotations of the verified point-group operations "
+            "used for the DOS mesh (identity only without symmetry)")
     res.attrs.update({
         "fermi_energy": ef, "fermi_energy_units": "eV (absolute energy scale of the model)",
         "electrons": np.nan if model.electrons is None else float(model.electrons),
@@ -231,6 +244,7 @@ def run(deck, comm, log, checkpoint):
         "broadening_eV": w, "model": model.name, "window": list(p["window"]),
         "eigenproblem": "generalized H c = E S c (Cholesky)" if model.S is not None else "orthogonal",
         "histogram_bin_eV": de,
+        "symmetry": bool(deck["kmesh"]["symmetry"]), "symmetry_ops": len(rots), "irreducible_k": irr.n,
     })
     for k, v in model.meta.items():
         if isinstance(v, (str, int, float)) and not isinstance(v, bool):

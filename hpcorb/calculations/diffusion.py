@@ -25,6 +25,7 @@ from ..errors import DeckError
 from ..io.results import Results
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
 from ..parallel.kmesh import KMesh
+from ..symmetry import common_symmetry, full_mesh, mesh_for, rebuild
 
 SCHEMA = Table("diffusion", [
     Key("energies", "grid", [0.0], "energies relative to the Fermi level: a list or {start, stop, num}",
@@ -163,8 +164,10 @@ def _band_bounds(model):
     return e.min() - 0.5 * span, e.max() + 0.5 * span
 
 
-def fermi_energies(models, mesh, comm, log, checkpoint, deck, nbins=100000):
-    """Fermi energy of each model from its electron count (one engine stage)."""
+def fermi_energies(models, mesh, comm, log, checkpoint, deck, nbins=100000, irr=None):
+    """Fermi energy of each model from its electron count (one engine stage).
+
+    irr: the irreducible points (with weights) to sum over; default the full mesh."""
     from ..kernels import dos as kdos
     from ..models import lowdin
     bounds = np.array([_band_bounds(m) for m in models])       # per model: a scan equals separate runs
@@ -173,17 +176,21 @@ def fermi_energies(models, mesh, comm, log, checkpoint, deck, nbins=100000):
     des = (emaxs - emins) / nbins
     nS = len(models)
 
+    irr = irr or full_mesh(mesh)
+
     def kernel(start, stop):
-        kf = mesh.frac(start, stop)
+        kf = irr.frac(start, stop)
+        w = irr.weights(start, stop)
         counts = np.zeros((nS, nbins))
         for s, m in enumerate(models):
             eigs = np.linalg.eigvalsh(lowdin.hk(m, kf))
-            counts[s] = kdos.histogram(eigs, mesh.weight, emins[s], nbins, des[s])[0]
+            for wk in np.unique(w):             # orbit sizes: a few distinct weights
+                counts[s] += kdos.histogram(eigs[w == wk], wk * mesh.weight, emins[s], nbins, des[s])[0]
         return {"counts": counts}
 
     # histogram cost per chunk ~ nbins: larger chunks than the main stage (rank-count independent)
-    chunk = deck["kmesh"]["chunk_size"] or max(default_chunk_size(mesh.n), min(512, mesh.n))
-    out = run_chunks(Plan(mesh.n, chunk), kernel, {"counts": ((nS, nbins), float)}, comm,
+    chunk = deck["kmesh"]["chunk_size"] or max(default_chunk_size(irr.n), min(512, irr.n))
+    out = run_chunks(Plan(irr.n, chunk), kernel, {"counts": ((nS, nbins), float)}, comm,
                      checkpoint=checkpoint, stage="fermi", log=log, label="k-points", **engine_options(deck))
     efs = []
     for s, m in enumerate(models):
@@ -209,11 +216,23 @@ def run(deck, comm, log, checkpoint):
     log(f"diffusion: {models[0].name}, {N} bands{' (spinful)' if spinful else ' (spinless: spin tensor is 0)'}, "
         f"mesh {mesh}, {mesh.n} k-points, {nE} energies, Gamma = {gamma:g} eV, SOC scales {scales}")
 
+    # symmetry: the point-group operations every SOC scale keeps, verified on H(k), L and S;
+    # the traces are not even under time reversal (G^R <-> G^A), the eigenvalues are
+    if deck["kmesh"]["symmetry"]:
+        ops, trs = common_symmetry(models, lowdin.hk, lambda m: operators(m)[::-1])
+        irr, rots = mesh_for(mesh, ops)
+        irr_e = mesh_for(mesh, ops, trs)[0]
+    else:
+        irr, rots = full_mesh(mesh), np.eye(3)[None]
+        irr_e = irr
+    log(f"diffusion: symmetry {'on' if deck['kmesh']['symmetry'] else 'off'}: {len(rots)} operations, "
+        f"{irr.n} of {mesh.n} k-points")
+
     if p["fermi_energy"] is not None:
         efs = np.full(nS, float(p["fermi_energy"]))
         ef_source = "deck"
     else:
-        efs, de = fermi_energies(models, mesh, comm, log, checkpoint, deck)
+        efs, de = fermi_energies(models, mesh, comm, log, checkpoint, deck, irr=irr_e)
         ef_source = f"electron count {models[0].electrons:g} on the k-mesh (histogram bin {de * 1e3:.2g} meV)"
         for s, ef in zip(scales, efs):
             log(f"diffusion: SOC scale {s:g}: Fermi energy {ef:.6f} eV from {models[0].electrons:g} electrons")
@@ -236,23 +255,30 @@ def run(deck, comm, log, checkpoint):
             yield Ha + t * (Hb - Ha), dHa + t * (dHb - dHa)
 
     def kernel(start, stop):
-        kf = mesh.frac(start, stop)
+        kf = irr.frac(start, stop)
+        w = irr.weights(start, stop)
         ch = np.zeros((nS, nE, 3, 3))
         te = np.zeros((nS, nE, 2, 3, 3, 2, 3, 3))
         for s, (H, dH) in enumerate(hamiltonians(kf)):
             for b in range(0, len(kf), batch):
-                c, t = diffusion_kernel(H[b:b + batch], dH[b:b + batch], sigma, L, efs[s] + energies, gamma)
+                c, t = diffusion_kernel(H[b:b + batch], dH[b:b + batch], sigma, L, efs[s] + energies, gamma,
+                                        weights=w[b:b + batch])
                 ch[s] += c
                 te[s] += t
         return {"charge": ch, "tensor": te}
 
-    chunk = deck["kmesh"]["chunk_size"] or default_chunk_size(mesh.n)
+    chunk = deck["kmesh"]["chunk_size"] or default_chunk_size(irr.n)
     tmpl = {"charge": ((nS, nE, 3, 3), float), "tensor": ((nS, nE, 2, 3, 3, 2, 3, 3), float)}
-    out = run_chunks(Plan(mesh.n, chunk), kernel, tmpl, comm, checkpoint=checkpoint, stage="diffusion",
+    out = run_chunks(Plan(irr.n, chunk), kernel, tmpl, comm, checkpoint=checkpoint, stage="diffusion",
                      log=log, label="k-points", **engine_options(deck))
+    # full-mesh sums from the irreducible ones: (1/|G|) sum_g rho(g) S; charge [i, j] polar x polar,
+    # tensor [X, b, j, Y, a, i]: b, a axial (spin/orbital), j, i polar
+    ch_full = rebuild(out["charge"], rots, ("polar", "polar"))
+    te_full = rebuild(np.moveaxis(out["tensor"], (2, 5), (0, 1)), rots, ("axial", "polar", "axial", "polar"))
+    te_full = np.moveaxis(te_full, (0, 1), (2, 5))
     V = models[0].cell_volume
-    charge = to_siemens_per_metre(out["charge"], gamma, mesh.n, V)
-    tensor = to_siemens_per_metre(out["tensor"], gamma, mesh.n, V)
+    charge = to_siemens_per_metre(ch_full, gamma, mesh.n, V)
+    tensor = to_siemens_per_metre(te_full, gamma, mesh.n, V)
 
     res = Results("diffusion")
     res.attrs.update(models[0].provenance())
@@ -261,12 +287,15 @@ def run(deck, comm, log, checkpoint):
     res.add("fermi_energy", efs, "eV", "absolute Fermi energy per SOC scale")
     res.add("charge", charge, UNITS, "charge diffusivity D_ij (e^2 N_F D, Einstein: = conductivity); "
             "indices [soc, energy, i gradient, j current]")
+    res.add("symmetry_rotations", rots, "1", "Cartesian rotations (proper and improper) of the verified "
+            "point-group operations used for the k-sum (identity only without symmetry)")
     res.add("tensor", tensor, UNITS, "spin/orbital diffusivity D^{X beta j}_{Y alpha i}; indices "
             "[soc, energy, X current kind (0 spin, 1 orbital), beta, j, Y density kind, alpha, i]")
     res.attrs.update({
         "units": UNITS, "gamma_eV": gamma, "kmesh": list(mesh.size), "kmesh_shift": mesh.shift.tolist(),
         "fermi_energy_eV": efs, "fermi_energy_source": ef_source, "model": models[0].name,
         "n_bands": N, "spinful": spinful, "cell_volume_A3": V,
+        "symmetry": bool(deck["kmesh"]["symmetry"]), "symmetry_ops": len(rots), "irreducible_k": irr.n,
         "conventions": ("D = (e^2 Gamma/pi) c_XY Re Tr_k[J Im(G^R O G^A v_i G^A)]; charge J = v_j, "
                         "O = 1, c = hbar; spin J = (hbar/4){v_j, sigma_beta}, orbital J = (hbar/2)"
                         "{v_j, L_beta}; O = sigma_alpha (c = 2) or L_alpha (c = 1); v = dH/dk/hbar; "
