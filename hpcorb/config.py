@@ -214,6 +214,9 @@ def input_paths(deck: Deck) -> list[str]:
         if isinstance(v, str):
             seed = v.rsplit("_", 1)[0] if "_" in os.path.basename(v) else os.path.splitext(v)[0]
             paths += [seed + sfx for sfx in ("_hr.dat", "_tb.dat", "_centres.xyz", ".win", "_wsvec.dat")]
+    seed = deck["model"].get("wannier90")
+    if isinstance(seed, str):
+        paths += [seed + sfx for sfx in ("_hr.dat", "_tb.dat", "_centres.xyz", ".win", "_wsvec.dat")]
     return paths
 
 

@@ -54,16 +54,19 @@ def model_states(deck: Deck) -> tuple[int, str]:
     if m.get("material"):
         layers = m.get("layers")
         return 9 * spin * (layers or 2), ("model.layers" if layers else "model.material")
-    for key in ("hr_file", "tb_file"):
-        path = m.get(key)
+    seed = m.get("wannier90")
+    candidates = [(m.get(k), k, f"model.{k}") for k in ("hr_file", "tb_file")]
+    if seed:
+        candidates += [(seed + "_hr.dat", "hr_file", "model.wannier90"), (seed + "_tb.dat", "tb_file", "model.wannier90")]
+    for path, kind, key in candidates:
         if path and os.path.isfile(path):
             try:
                 with open(path, encoding="utf-8", errors="replace") as f:
                     lines = [f.readline() for _ in range(5)]
-                num = int((lines[1] if key == "hr_file" else lines[4]).split()[0])
-                return max(1, num), f"model.{key}"
+                num = int((lines[1] if kind == "hr_file" else lines[4]).split()[0])
+                return max(1, num), key
             except (ValueError, IndexError, OSError):
-                return 64, f"model.{key}"
+                return 64, key
     return 8 * spin, "model.builtin"
 
 

@@ -282,6 +282,8 @@ KMESH = Table("kmesh", [
         length=(2, 3)),
     Key("chunk_size", "int", None, "k-points per chunk (default: from the mesh size only, "
         "so chunk boundaries do not depend on the number of ranks)", ge=1),
+    Key("symmetry", "bool", True, "sum over the irreducible k-points only, with the model's verified "
+        "point-group operations (used by dos, bands (DOS), diffusion, slab_kubo; see docs/speed.md)"),
 ], "uniform k-mesh")
 
 OUTPUT = Table("output", [

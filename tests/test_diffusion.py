@@ -360,6 +360,7 @@ def test_checkpoint_restart_gives_same_numbers(tmp_path):
     dk = deck({"builtin": "bcc_p", "params": {"xi": 0.3}, "electrons": 2.0}, size=(4, 4, 3),
               energies=[0.0, 0.3], soc_scales=[0.0, 1.0])
     dk["kmesh"]["chunk_size"] = 5
+    dk["kmesh"]["symmetry"] = False     # the full 48-point mesh: enough chunks to die after the 6th
     ref = run(dk)
     ck = Checkpoint(str(tmp_path / "d.ckpt"), dk.physics_hash())
     real = engine.run_chunks

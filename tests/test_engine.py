@@ -152,7 +152,7 @@ def test_scalar_sums_keep_their_shape(tmp_path_factory):
 
     def failing(start, stop):
         calls["n"] += 1
-        if calls["n"] > 2 and comm.rank == 0:
+        if start >= 20:     # chunks are dealt dynamically: whichever rank gets chunk 10 fails
             raise RuntimeError("stop")
         return {"n": np.array(float(stop - start))}
 

@@ -13,7 +13,8 @@ def cubic_tables(out, size=(30, 30, 30), chunk=500, **output):
     return {
         "calculation": {"type": "dos"},
         "model": {"builtin": "cubic", "params": {"t": 1.0}, "electrons": 0.8},
-        "kmesh": {"size": list(size), "shift": [0.5, 0.5, 0.5], "chunk_size": chunk},
+        "kmesh": {"size": list(size), "shift": [0.5, 0.5, 0.5], "chunk_size": chunk,
+                  "symmetry": False},   # the full mesh: enough chunks for the fault points
         "dos": {"broadening": 0.05, "bins": 20000},
         "output": {"file": out, "overwrite": True, "plots": False, **output},
         "parallel": {"sync_interval": 0.0},

@@ -57,3 +57,16 @@ def test_dos_needs_no_lattice(tmp_path, cli, pt_files):
     t["dos"] = {"broadening": 0.1}
     r = cli([write_deck(tmp_path / "d.toml", t)])
     assert r.returncode == 0, r.stderr
+
+
+def test_output_may_not_overwrite_a_seedname_file(tmp_path, cli):
+    """The files of [model] wannier90 = seedname are inputs: an output on one is refused."""
+    from hpcorb.io.wannier90 import export_model
+    paths = export_model(material_model("Pt", "sk", spin=True), str(tmp_path / "pt"))
+    before = open(paths["hr_file"], "rb").read()
+    t = {"calculation": {"type": "dos"}, "model": {"wannier90": "pt", "electrons": 10.0},
+         "kmesh": {"size": [2, 2, 2]}, "dos": {"broadening": 0.1},
+         "output": {"file": "pt_hr.dat", "overwrite": True, "plots": False}}
+    r = cli([write_deck(tmp_path / "d.toml", t)])
+    assert r.returncode == 2 and "output.file" in r.stderr and "is the input file" in r.stderr, r.stderr
+    assert open(paths["hr_file"], "rb").read() == before

@@ -22,10 +22,12 @@ import numpy as np
 from ..errors import DeckError
 from ..io.results import Results
 from ..kernels import dos as kdos
+from ..models import lowdin
 from ..models.materials import eigenvalues
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
 from ..parallel.kmesh import KMesh
 from ..result import Result
+from ..symmetry import reduce_mesh
 from .kspace import eigenvalue_histogram, spin_degeneracy
 
 TWO_PI = 2 * np.pi
@@ -157,9 +159,12 @@ def bands(model, *, kmesh, context, npoints, path, broadening, bins, window):
     nbins = p["bins"]
     de = (hi - lo) / nbins
 
-    chunk = kmesh["chunk_size"] or default_chunk_size(mesh.n, cost_hint=max(1.0, nb / 64))
+    # eigenvalues: point group and time reversal, verified on the (Loewdin) H(k); irreducible k, weighted
+    irr, rots = reduce_mesh(model, mesh, lowdin.hk, use=kmesh["symmetry"], time_reversal=True)
+
+    chunk = kmesh["chunk_size"] or default_chunk_size(irr.n, cost_hint=max(1.0, nb / 64))
     res_mesh = eigenvalue_histogram([model], mesh, ctx, [lo], [de], nbins, chunk, stage="mesh",
-                                    eigenvalues=eigenvalues, energy_sums=True)
+                                    eigenvalues=eigenvalues, energy_sums=True, points=irr)
     counts, esum = res_mesh["counts"][0], res_mesh["esum"][0]
     if model.electrons is not None:
         if model.electrons > g * nb:
@@ -187,6 +192,8 @@ def bands(model, *, kmesh, context, npoints, path, broadening, bins, window):
     res.add("dos_energy", ewin - shift, "eV", "energies of the DOS, relative to E_F")
     res.add("dos", dos, "states/eV/cell", f"Gaussian-broadened DOS (sigma {w:g} eV), spin degeneracy {g} "
             "included")
+    res.add("symmetry_rotations", rots, "1", "Cartesian rotations of the verified point-group operations "
+            "used for the DOS mesh (identity only without symmetry)")
     res.attrs.update({
         "fermi_energy": ef, "fermi_energy_units": "eV (absolute energy scale of the model)",
         "electrons": np.nan if model.electrons is None else float(model.electrons),
@@ -194,6 +201,7 @@ def bands(model, *, kmesh, context, npoints, path, broadening, bins, window):
         "broadening_eV": w, "model": model.name, "window": list(p["window"]),
         "eigenproblem": "generalized H c = E S c (Cholesky)" if model.S is not None else "orthogonal",
         "histogram_bin_eV": de,
+        "symmetry": bool(kmesh["symmetry"]), "symmetry_ops": len(rots), "irreducible_k": irr.n,
     })
     for k, v in model.meta.items():
         if isinstance(v, (str, int, float)) and not isinstance(v, bool):

@@ -30,6 +30,7 @@ from ..models.toys import BUILTINS
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
 from ..parallel.kmesh import KMesh
 from ..result import Result
+from ..symmetry import common_symmetry, full_mesh, mesh_for, rebuild
 from .kspace import band_bounds, eigenvalue_histogram, fermi_levels, spin_degeneracy
 
 UNITS = "Ohm^-1 m^-1"
@@ -138,15 +139,18 @@ def operators(model):
     return 2.0 * S, L
 
 
-def fermi_energies(models, mesh, ctx, chunk_size=None, nbins=100000):
-    """Fermi energy of each model from its electron count (one engine stage)."""
+def fermi_energies(models, mesh, ctx, chunk_size=None, nbins=100000, irr=None):
+    """Fermi energy of each model from its electron count (one engine stage).
+
+    irr: the irreducible points (with weights) to sum over; default the full mesh."""
+    irr = irr or full_mesh(mesh)
     bounds = np.array([band_bounds(m) for m in models])       # per model: a scan equals separate runs
     pad = 1e-6 * np.maximum(1.0, bounds[:, 1] - bounds[:, 0])
     emins, emaxs = bounds[:, 0] - pad, bounds[:, 1] + pad
     des = (emaxs - emins) / nbins
     # histogram cost per chunk ~ nbins: larger chunks than the main stage (rank-count independent)
-    chunk = chunk_size or max(default_chunk_size(mesh.n), min(512, mesh.n))
-    out = eigenvalue_histogram(models, mesh, ctx, emins, des, nbins, chunk, stage="fermi")
+    chunk = chunk_size or max(default_chunk_size(irr.n), min(512, irr.n))
+    out = eigenvalue_histogram(models, mesh, ctx, emins, des, nbins, chunk, stage="fermi", points=irr)
     efs = fermi_levels(out["counts"], emins, des, [m.electrons for m in models],
                        [spin_degeneracy(m) for m in models])
     de = float(des.max())
@@ -167,11 +171,23 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
     log(f"diffusion: {models[0].name}, {N} bands{' (spinful)' if spinful else ' (spinless: spin tensor is 0)'}, "
         f"mesh {mesh}, {mesh.n} k-points, {nE} energies, Gamma = {gamma:g} eV, SOC scales {scales}")
 
+    # symmetry: the point-group operations every SOC scale keeps, verified on H(k), L and S;
+    # the traces are not even under time reversal (G^R <-> G^A), the eigenvalues are
+    if kmesh["symmetry"]:
+        ops, trs = common_symmetry(models, lowdin.hk, lambda m: operators(m)[::-1])
+        irr, rots = mesh_for(mesh, ops)
+        irr_e = mesh_for(mesh, ops, trs)[0]
+    else:
+        irr, rots = full_mesh(mesh), np.eye(3)[None]
+        irr_e = irr
+    log(f"diffusion: symmetry {'on' if kmesh['symmetry'] else 'off'}: {len(rots)} operations, "
+        f"{irr.n} of {mesh.n} k-points")
+
     if p["fermi_energy"] is not None:
         efs = np.full(nS, float(p["fermi_energy"]))
         ef_source = "deck"
     else:
-        efs, de = fermi_energies(models, mesh, ctx, kmesh["chunk_size"])
+        efs, de = fermi_energies(models, mesh, ctx, kmesh["chunk_size"], irr=irr_e)
         ef_source = f"electron count {models[0].electrons:g} on the k-mesh (histogram bin {de * 1e3:.2g} meV)"
         for s, ef in zip(scales, efs):
             log(f"diffusion: SOC scale {s:g}: Fermi energy {ef:.6f} eV from {models[0].electrons:g} electrons")
@@ -194,23 +210,30 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
             yield Ha + t * (Hb - Ha), dHa + t * (dHb - dHa)
 
     def kernel(start, stop):
-        kf = mesh.frac(start, stop)
+        kf = irr.frac(start, stop)
+        w = irr.weights(start, stop)
         ch = np.zeros((nS, nE, 3, 3))
         te = np.zeros((nS, nE, 2, 3, 3, 2, 3, 3))
         for s, (H, dH) in enumerate(hamiltonians(kf)):
             for b in range(0, len(kf), batch):
-                c, t = diffusion_kernel(H[b:b + batch], dH[b:b + batch], sigma, L, efs[s] + energies, gamma)
+                c, t = diffusion_kernel(H[b:b + batch], dH[b:b + batch], sigma, L, efs[s] + energies, gamma,
+                                        weights=w[b:b + batch])
                 ch[s] += c
                 te[s] += t
         return {"charge": ch, "tensor": te}
 
-    chunk = kmesh["chunk_size"] or default_chunk_size(mesh.n)
+    chunk = kmesh["chunk_size"] or default_chunk_size(irr.n)
     tmpl = {"charge": ((nS, nE, 3, 3), float), "tensor": ((nS, nE, 2, 3, 3, 2, 3, 3), float)}
-    out = run_chunks(Plan(mesh.n, chunk), kernel, tmpl, ctx.comm, stage="diffusion",
+    out = run_chunks(Plan(irr.n, chunk), kernel, tmpl, ctx.comm, stage="diffusion",
                      label="k-points", **ctx.engine())
     V = models[0].cell_volume
-    charge = to_siemens_per_metre(out["charge"], gamma, mesh.n, V)
-    tensor = to_siemens_per_metre(out["tensor"], gamma, mesh.n, V)
+    # full-mesh sums from the irreducible ones: (1/|G|) sum_g rho(g) S; charge [i, j] polar x polar,
+    # tensor [X, b, j, Y, a, i]: b, a axial (spin/orbital), j, i polar
+    ch_full = rebuild(out["charge"], rots, ("polar", "polar"))
+    te_full = rebuild(np.moveaxis(out["tensor"], (2, 5), (0, 1)), rots, ("axial", "polar", "axial", "polar"))
+    te_full = np.moveaxis(te_full, (0, 1), (2, 5))
+    charge = to_siemens_per_metre(ch_full, gamma, mesh.n, V)
+    tensor = to_siemens_per_metre(te_full, gamma, mesh.n, V)
 
     res = Results("diffusion")
     res.attrs.update(models[0].provenance())
@@ -219,12 +242,15 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
     res.add("fermi_energy", efs, "eV", "absolute Fermi energy per SOC scale")
     res.add("charge", charge, UNITS, "charge diffusivity D_ij (e^2 N_F D, Einstein: = conductivity); "
             "indices [soc, energy, i gradient, j current]")
+    res.add("symmetry_rotations", rots, "1", "Cartesian rotations (proper and improper) of the verified "
+            "point-group operations used for the k-sum (identity only without symmetry)")
     res.add("tensor", tensor, UNITS, "spin/orbital diffusivity D^{X beta j}_{Y alpha i}; indices "
             "[soc, energy, X current kind (0 spin, 1 orbital), beta, j, Y density kind, alpha, i]")
     res.attrs.update({
         "units": UNITS, "gamma_eV": gamma, "kmesh": list(mesh.size), "kmesh_shift": mesh.shift.tolist(),
         "fermi_energy_eV": efs, "fermi_energy_source": ef_source, "model": models[0].name,
         "n_bands": N, "spinful": spinful, "cell_volume_A3": V,
+        "symmetry": bool(kmesh["symmetry"]), "symmetry_ops": len(rots), "irreducible_k": irr.n,
         "conventions": ("D = (e^2 Gamma/pi) c_XY Re Tr_k[J Im(G^R O G^A v_i G^A)]; charge J = v_j, "
                         "O = 1, c = hbar; spin J = (hbar/4){v_j, sigma_beta}, orbital J = (hbar/2)"
                         "{v_j, L_beta}; O = sigma_alpha (c = 2) or L_alpha (c = 1); v = dH/dk/hbar; "

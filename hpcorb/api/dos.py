@@ -15,8 +15,10 @@ import numpy as np
 from ..errors import DeckError
 from ..io.results import Results
 from ..kernels import dos as kdos
+from ..models import lowdin
 from ..parallel.engine import default_chunk_size
 from ..result import Result
+from ..symmetry import reduce_mesh
 from .kspace import band_bounds, eigenvalue_histogram, kmesh_of, spin_degeneracy
 
 
@@ -44,9 +46,14 @@ def dos(model, *, kmesh, context, broadening, smearing, energies, bins, spin_deg
     log(f"dos: {model.name}, {model.norb} bands, mesh {mesh}, {mesh.n} k-points, "
         f"histogram {nbins} bins of {de * 1e3:.3g} meV")
 
-    chunk = kmesh["chunk_size"] or default_chunk_size(mesh.n)
+    # eigenvalues are invariant under the point group and time reversal: irreducible points, weighted
+    irr, rots = reduce_mesh(model, mesh, lowdin.hk, use=kmesh["symmetry"], time_reversal=True)
+    log(f"dos: symmetry {'on' if kmesh['symmetry'] else 'off'}: {len(rots)} operations"
+        f"{' + time reversal' if irr.n_ops > len(rots) else ''}, {irr.n} of {mesh.n} k-points")
+
+    chunk = kmesh["chunk_size"] or default_chunk_size(irr.n)
     out = eigenvalue_histogram([model], mesh, ctx, [emin], [de], nbins, chunk, stage="eigenvalues",
-                               energy_sums=True)
+                               energy_sums=True, points=irr)
     counts, esum = out["counts"][0], out["esum"][0]
     occ = np.flatnonzero(counts > 0)
     band_lo, band_hi = emin + occ[0] * de, emin + (occ[-1] + 1) * de
@@ -76,5 +83,9 @@ def dos(model, *, kmesh, context, broadening, smearing, energies, bins, spin_deg
         "n_bands": model.norb, "n_states": n_states, "kmesh": list(mesh.size),
         "kmesh_shift": mesh.shift.tolist(), "band_min_eV": band_lo, "band_max_eV": band_hi,
         "histogram_bin_eV": de, "model": model.name,
+        "symmetry": bool(kmesh["symmetry"]), "symmetry_ops": len(rots),
+        "symmetry_time_reversal": bool(irr.n_ops > len(rots)), "irreducible_k": irr.n,
     })
+    res.add("symmetry_rotations", rots, "1", "Cartesian rotations (proper and improper) of the verified "
+            "point-group operations used for the k-sum (identity only without symmetry)")
     return Result(res, ctx.comm)

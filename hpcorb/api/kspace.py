@@ -20,6 +20,7 @@ from ..kernels import kubo as K
 from ..models import lowdin
 from ..parallel.engine import Plan, run_chunks
 from ..parallel.kmesh import KMesh
+from ..symmetry import full_mesh
 
 
 def spin_degeneracy(model) -> int:
@@ -54,27 +55,33 @@ def band_bounds(model):
 
 
 def eigenvalue_histogram(models, mesh, ctx, emins, des, nbins, chunk, *, stage="fermi",
-                         eigenvalues=lowdin_eigenvalues, energy_sums=False):
+                         eigenvalues=lowdin_eigenvalues, energy_sums=False, points=None):
     """Weighted eigenvalue counts per model on the mesh: ``counts`` (nS, nbins)
     (and ``esum`` (nS, nbins), the weighted eigenvalue sums per bin), bins
-    ``[emins[s] + i des[s], ...)``.  Identical on every rank."""
+    ``[emins[s] + i des[s], ...)``.  ``points``: the irreducible points with
+    their weights (orbit sizes, :mod:`hpcorb.symmetry`) to sum over; default
+    the full mesh.  Identical on every rank."""
     nS = len(models)
+    points = points or full_mesh(mesh)
 
     def kernel(start, stop):
-        kf = mesh.frac(start, stop)
+        kf = points.frac(start, stop)
+        w = points.weights(start, stop)
         counts = np.zeros((nS, nbins))
         esum = np.zeros((nS, nbins)) if energy_sums else None
         for s, m in enumerate(models):
-            c, e = kdos.histogram(eigenvalues(m, kf), mesh.weight, emins[s], nbins, des[s])
-            counts[s] = c
-            if energy_sums:
-                esum[s] = e
+            eigs = eigenvalues(m, kf)
+            for wk in np.unique(w):             # orbit sizes: a few distinct weights
+                c, e = kdos.histogram(eigs[w == wk], wk * mesh.weight, emins[s], nbins, des[s])
+                counts[s] += c
+                if energy_sums:
+                    esum[s] += e
         return {"counts": counts, "esum": esum} if energy_sums else {"counts": counts}
 
     tmpl = {"counts": ((nS, nbins), float)}
     if energy_sums:
         tmpl["esum"] = ((nS, nbins), float)
-    return run_chunks(Plan(mesh.n, chunk), kernel, tmpl, ctx.comm, stage=stage, label="k-points",
+    return run_chunks(Plan(points.n, chunk), kernel, tmpl, ctx.comm, stage=stage, label="k-points",
                       **ctx.engine())
 
 
@@ -87,17 +94,19 @@ def fermi_levels(counts, emins, des, electrons, degeneracies):
 def fermi_level_kT(model, mesh, n_el_bands, kT, ctx, chunk, hk0, *, de=5e-4, stage="fermi"):
     """Fermi level at temperature kT (eV) from a fixed-width (``de``) eigenvalue
     histogram on the mesh (slab_kubo): ``n_el_bands`` electrons per cell per
-    spin degeneracy; ``hk0`` is H at Gamma (sets the histogram range)."""
+    spin degeneracy; ``hk0`` is H at Gamma (sets the histogram range).
+    ``mesh``: irreducible points with weights (``.mesh`` the full mesh)."""
     E0 = np.linalg.eigvalsh(hk0)
     span = E0.max() - E0.min()
     lo, hi = E0.min() - span - 10.0, E0.max() + span + 10.0
     edges = lo + de * np.arange(int(np.ceil((hi - lo) / de)) + 1)
 
     def kernel(start, stop):
-        e = np.linalg.eigvalsh(lowdin.hk(model, mesh.frac(start, stop))).ravel()
-        b = np.searchsorted(edges, e, side="right")
-        return {"counts": np.bincount(b, minlength=len(edges) + 1).astype(float)}
+        e = np.linalg.eigvalsh(lowdin.hk(model, mesh.frac(start, stop)))
+        b = np.searchsorted(edges, e.ravel(), side="right")
+        w = np.repeat(mesh.weights(start, stop), e.shape[1])      # orbit sizes (1 without symmetry)
+        return {"counts": np.bincount(b, weights=w, minlength=len(edges) + 1)}
 
     out = run_chunks(Plan(mesh.n, chunk), kernel, {"counts": ((len(edges) + 1,), float)}, ctx.comm,
                      stage=stage, label="k-points", **ctx.engine())
-    return K.fermi_from_counts(edges, out["counts"], n_el_bands * mesh.n, kT)
+    return K.fermi_from_counts(edges, out["counts"], n_el_bands * mesh.mesh.n, kT)

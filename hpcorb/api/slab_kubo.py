@@ -33,6 +33,7 @@ from ..models.orbitals import layer_index, model_operators
 from ..parallel.engine import Plan, default_chunk_size, run_chunks
 from ..parallel.kmesh import KMesh
 from ..result import Result
+from ..symmetry import find_symmetry, full_mesh, keeps_z, layer_permutation, mesh_for, rebuild
 from .kspace import fermi_level_kT, spin_degeneracy
 
 KINDS = ("direct", "inverse")
@@ -46,7 +47,8 @@ K_B = 8.617333262e-5   # eV/K
 class Setup:
     """Everything k-independent: the layer-sorted model, operators, layout."""
 
-    def __init__(self, model, mode="film", eta=0.1):
+    def __init__(self, model, mode="film", eta=0.1, precision="double"):
+        self.precision = precision
         self.mode = mode
         self.bulk = mode == "bulk"
         self.eta = float(eta)
@@ -110,7 +112,7 @@ class Setup:
         E, U = np.linalg.eigh(H)
         cols, always = K.band_window(E, w_lo, w_hi, holes)
         vb, qb = K.current_blocks(self.layout, H, dH, self.z, self.O, bulk=self.bulk)
-        c = K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes)
+        c = K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes, precision=self.precision)
         t = KT.tensor_k(E, U, dH, self.O, self.eta, cols) if tensor else None
         return E[cols], c, t
 
@@ -139,18 +141,20 @@ def prepare(model, kmesh, mode, fermi_energy):
 
 
 def slab_kubo(model, *, kmesh, context, energies, eta, temperature, fermi_energy, surface_layers, mode,
-              energy_resolution):
+              energy_resolution, precision):
     """Layer-resolved Hall responses; keys as in the [slab_kubo] table (validated)."""
     p = {"energies": energies, "eta": eta, "temperature": temperature, "fermi_energy": fermi_energy,
-         "surface_layers": surface_layers, "mode": mode, "energy_resolution": energy_resolution}
+         "surface_layers": surface_layers, "mode": mode, "energy_resolution": energy_resolution,
+         "precision": precision}
     ctx, log = context, context.log
     mesh = prepare(model, kmesh, mode, fermi_energy)
-    st = Setup(model, p["mode"], p["eta"])
+    st = Setup(model, p["mode"], p["eta"], p["precision"])
     if p["mode"] == "film" and p["surface_layers"] is not None and 2 * p["surface_layers"] > st.nl:
         raise DeckError("slab_kubo.surface_layers", p["surface_layers"],
                         f"at most {st.nl // 2} (half of the {st.nl} layers) per side")
     kT = K_B * p["temperature"]
-    chunk = kmesh["chunk_size"] or default_chunk_size(mesh.n, cost_hint=max(1.0, (st.model.norb / 40.0) ** 3))
+    irr, sym = _symmetry(st, mesh, kmesh["symmetry"], log)
+    chunk = kmesh["chunk_size"] or default_chunk_size(irr.n, cost_hint=max(1.0, (st.model.norb / 40.0) ** 3))
     log(f"slab_kubo: {model.name}, mode {p['mode']}, {st.model.norb} bands, {st.nl} layer(s), "
         f"layer bandwidth {st.layout.bandwidth}, mesh {mesh} ({mesh.n} k), eta {p['eta']:g} eV, T {p['temperature']:g} K")
 
@@ -160,7 +164,7 @@ def slab_kubo(model, *, kmesh, context, energies, eta, temperature, fermi_energy
         ef = float(p["fermi_energy"])
         ef_source = "deck"
     else:
-        ef = fermi_level_kT(st.model, mesh, model.electrons / g_spin, kT, ctx, chunk * 4,
+        ef = fermi_level_kT(st.model, irr, model.electrons / g_spin, kT, ctx, chunk * 4,
                             st.hk(np.zeros(mesh.dim))[0])
         ef_source = f"electron count {model.electrons:g} on the same k-mesh"
         log(f"slab_kubo: Fermi energy {ef:.6f} eV ({ef_source})")
@@ -175,19 +179,25 @@ def slab_kubo(model, *, kmesh, context, energies, eta, temperature, fermi_energy
     log(f"slab_kubo: {len(energies)} Fermi energies, histogram of {nb} bins, "
         f"{'hole' if holes else 'electron'} side")
 
-    kernel = make_kernel(st, mesh, edges, w_lo, w_hi, holes, moments=kT > 0)
+    kernel = make_kernel(st, irr, edges, w_lo, w_hi, holes, moments=kT > 0)
     tmpl = {"hist": (shape, float)}
     if kT > 0:
         tmpl["hist1"] = (shape, float)
     if st.bulk:
         tmpl.update({k: ((nb, 2, 3, 3, 3), float) for k in (("tensor", "tensor1") if kT > 0 else ("tensor",))})
-    out = run_chunks(Plan(mesh.n, chunk), kernel, tmpl, ctx.comm,
+    out = run_chunks(Plan(irr.n, chunk), kernel, tmpl, ctx.comm,
                      stage="kubo", label="k-points", **ctx.engine())
+    # full-mesh sums: film/bulk histograms [bin, kind, (O, part, gamma), beta, layer]; the bulk
+    # tensor [bin, O, gamma (axial), alpha (polar), beta (polar)]
+    out = {n: (rebuild(a, np.array([R for R, _ in sym]), ("axial", "polar", "polar")) if n.startswith("tensor")
+               else _rebuild_hist(a, sym)) for n, a in out.items()}
     sig = finish(out["hist"], edges, mu, kT, holes, st.volume, mesh.n, out.get("hist1"))
 
     res = Results("slab_kubo")
     res.add("energies", energies, "eV", "Fermi energies relative to E_F")
     res.add("layer_z", st.layer_z, "Angstrom", "layer positions (z, relative to the film centre)")
+    res.add("symmetry_rotations", np.array([R for R, _ in sym]), "1", "Cartesian rotations of the verified "
+            "point-group operations used for the k-sum (identity only without symmetry)")
     units = "(hbar/e)(Ohm cm)^-1"
     arrays = to_contract(sig)
     for kind in KINDS:
@@ -212,7 +222,8 @@ def slab_kubo(model, *, kmesh, context, energies, eta, temperature, fermi_energy
         "surface_layers": s, "mode": p["mode"], "n_layers": st.nl, "n_bands": st.model.norb,
         "interlayer_distance_A": st.D, "cell_volume_A3": st.volume, "model": model.name,
         "histogram_bins": nb, "histogram_side": "holes" if holes else "electrons",
-        "layer_bandwidth": st.layout.bandwidth,
+        "layer_bandwidth": st.layout.bandwidth, "precision": p["precision"],
+        "symmetry": bool(kmesh["symmetry"]), "symmetry_ops": len(sym), "irreducible_k": irr.n,
         "convention": ("paper 003 main-text signs (Eqs. 9, 11): sigma = -(e hbar/D) Int d2k/(2pi)^2 sum "
                        "(f_n - f_n') Im[<n|A(z)|n'><n'|B|n>]/((E_n-E_n')^2+eta^2); the supplement's S10 "
                        "has the opposite sign for the inverse. Global = mean over layers; "
@@ -243,13 +254,14 @@ def make_kernel(st, mesh, edges, w_lo, w_hi, holes, moments=False):
         th = np.zeros(tshape) if st.bulk else None
         th1 = np.zeros(tshape) if (st.bulk and moments) else None
         kf = mesh.frac(start, stop)
+        ws = mesh.weights(start, stop) if hasattr(mesh, "weights") else np.ones(stop - start)
         for b in range(0, len(kf), batch):
             Hs, dHs = st.hk_batch(kf[b:b + batch])
-            for H, dH in zip(Hs, dHs):
+            for H, dH, w in zip(Hs, dHs, ws[b:b + batch]):
                 E, c, t = st.contrib(H, dH, w_lo, w_hi, holes, tensor=st.bulk)
-                K.accumulate(hist, edges, E, c, hist1, centres)
+                K.accumulate(hist, edges, E, c if w == 1 else w * c, hist1, centres)
                 if st.bulk:
-                    K.accumulate(th, edges, E, t, th1, centres)
+                    K.accumulate(th, edges, E, t if w == 1 else w * t, th1, centres)
         out = {"hist": hist}
         if moments:
             out["hist1"] = hist1
@@ -259,6 +271,53 @@ def make_kernel(st, mesh, edges, w_lo, w_hi, holes, moments=False):
                 out["tensor1"] = th1
         return out
     return kernel
+
+
+def _symmetry(st, mesh, use, log):
+    """(irreducible mesh, [(R, layer permutation)]) of the film/bulk k-sum.
+
+    Only operations that keep the z axis (the current direction of every
+    response) are used; each is verified on H(k), L and S
+    (:func:`hpcorb.symmetry.find_symmetry`).  Time reversal is not used.
+    """
+    if not use:
+        return full_mesh(mesh), [(np.eye(3), np.arange(st.nl))]
+    L, S = st.O[:3], st.O[3:]
+    found = find_symmetry(st.model, lambda k: lowdin.hk(st.model, k), operators=(L, S), time_reversal=False)
+    zabs = st.layer_z + st.centre
+    ops, sym = [], []
+    for op in found.ops:
+        perm = np.zeros(1, dtype=int) if st.bulk else layer_permutation(op, zabs)
+        if keeps_z(op) and perm is not None:
+            ops.append(op)
+            sym.append((op.R, perm))
+    irr, rots = mesh_for(mesh, ops)
+    sym = [s for s in sym if any(np.abs(s[0] - R).max() < 1e-9 for R in rots)]
+    log(f"slab_kubo: symmetry: {len(sym)} operations keep the z axis and the mesh, "
+        f"{irr.n} of {mesh.n} k-points")
+    return irr, sym
+
+
+def _rebuild_hist(h, sym):
+    """Full-mesh histogram from the irreducible one: (1/|G|) sum_g rho(g) h.
+
+    h[bin, kind, op (O, part, gamma), beta, layer]: gamma axial (det(R) R),
+    the current direction z polar (R_zz), beta polar in the plane (R[:2, :2]),
+    layer l -> perm[l].
+    """
+    if len(sym) == 1:
+        return h
+    nb, nk_, nop, nbeta, nl = h.shape
+    out = np.zeros_like(h)
+    hh = h.reshape(nb, nk_, 2, 2, 3, nbeta, nl)                      # [.., O, part, gamma, beta, layer]
+    for R, perm in sym:
+        Ra = np.linalg.det(R) * R
+        t = np.einsum("cg,bzopgdl->bzopcdl", Ra, hh) * R[2, 2]
+        t = np.einsum("ed,bzopcdl->bzopcel", R[:2, :2], t)
+        o = np.empty_like(t)
+        o[..., perm] = t
+        out += o.reshape(h.shape)
+    return out / len(sym)
 
 
 def finish(hist, edges, mu, kT, holes, volume, nk, hist1=None):

@@ -23,6 +23,9 @@ SCHEMA = Table("slab_kubo", [
         "default 3, or half the film when it is thinner; at most half the film", ge=0),
     Key("mode", "str", "film", "film: layer-resolved 2D film; bulk: 3D crystal (one 'layer')",
         choices=("film", "bulk")),
+    Key("precision", "str", "double", "arithmetic after the complex128 eigensolve: double (complex128) or "
+        "mixed (complex64 products, ~2x faster; measured relative change of the Table-1 numbers in "
+        "docs/speed.md)", choices=("double", "mixed")),
     Key("energy_resolution", "float", None, "energy-histogram bin width (default: exact at T = 0 "
         "with the requested energies as bin edges; kT/10 at T > 0)", units="eV", ge=1e-6, le=10.0),
 ], "layer-resolved direct/inverse orbital and spin Hall responses (paper 003)")
@@ -32,6 +35,7 @@ REPORT = report
 summary, plot = report.summary, report.plot
 # names the tests and benchmarks use
 Setup, make_kernel, finish, to_contract = physics.Setup, physics.make_kernel, physics.finish, physics.to_contract
+_symmetry, _rebuild_hist = physics._symmetry, physics._rebuild_hist
 KINDS, OPS, PARTS, K_B = physics.KINDS, physics.OPS, physics.PARTS, physics.K_B
 decompose, table1, TABLE1_ROWS = report.decompose, report.table1, report.TABLE1_ROWS
 

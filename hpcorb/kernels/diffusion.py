@@ -49,7 +49,16 @@ P = (O o A)[v | v o D] (one GEMM), c1_m = sum_n J_mn Y_nm with
 Y = (O o A)(v o D) - A o ((O o A) v) - h.c., the row sums of the
 non-degenerate term sum_n [(v o D) J]_ln (O o A)_nl (one GEMM), and the
 diagonal (J (O o A))_ll.  All energies then follow from one real GEMM
-(n_E x 4 N n_k) @ (4 N n_k x components) per batch.
+(n_E x 4 P) @ (4 P x components) per batch (:func:`pole_sum`), P poles.
+
+Kramers pairs.  With spin-orbit coupling and inversion every level is a
+Kramers pair: eigh returns the two bands of a pair next to each other, so
+where a k-point's spectrum is clean pairs (E_2a = E_2a+1 within delta, pairs
+at least delta apart; :func:`_kramers`) the degenerate terms are taken per
+pair as one batched product over contiguous 2-band blocks (no gathers of
+index lists), and the two residues of a pair are summed into one pole
+(P = N/2 per k).  Other k-points (accidental or symmetry degeneracies beyond
+pairs, spinless models) take the general pair-list path; a batch may mix both.
 :mod:`hpcorb.kernels.diffusion_slow` evaluates the same quantity literally
 (explicit inverses) for the tests.
 
@@ -81,15 +90,19 @@ def _dag(X):
     return np.conj(np.swapaxes(X, -1, -2))
 
 
-def _group(J, O, A, v, VD, deg_pairs):
+def _group(J, O, A, v, VD, kram, deg_pairs):
     """Pole residues of one (currents, densities) group.
 
     J (nk, nJ, N, N) currents, O (nk, nO, N, N) densities, A (nk, N, N) = a_nx,
     v (nk, 3, N, N), VD = v o D (D_lm = 1/(E_l - E_m), 0 inside degenerate
-    groups), deg_pairs = (kk, l, m) off-diagonal degenerate pairs.
-    Returns (c1, c2, K) of shape (nk, N, nJ, nO, 3) and (npairs, nJ, nO, 3):
-    c1 the coefficient of g^*, c2 of g^*2 (diagonal part), K = -W_ml v_lm of
-    the off-diagonal degenerate pairs (W = J (O o A)).
+    groups); kram (nk,) bool: k whose spectrum is clean Kramers pairs
+    (bands 2a, 2a+1 degenerate, pairs apart); deg_pairs = (kk, l, m)
+    off-diagonal degenerate pairs of the other k.
+    Returns c1 (nk, N, nJ, nO, 3), the coefficient of g^*; c2k (nkr, N/2,
+    nJ, nO, 3), the g^*2 coefficient of each Kramers pair a (poles 2a, 2a+1
+    summed) for the kram k; c2 (nko, N, nJ, nO, 3), the diagonal g^*2
+    coefficient of the other k; K (npairs, nJ, nO, 3) = -W_ml v_lm of their
+    off-diagonal degenerate pairs (W = J (O o A)).
     """
     nk, nJ, N = J.shape[0], J.shape[1], J.shape[-1]
     nO = O.shape[1]
@@ -109,30 +122,74 @@ def _group(J, O, A, v, VD, deg_pairs):
     Q = (VDl @ Jm.reshape(nk, N, nJ * N)).reshape(nk, N, 3 * nJ, N)    # [k, l, (i, J), n]
     OAl = np.ascontiguousarray(OA.transpose(0, 3, 2, 1))                # [k, l, n, o]
     c1 -= (Q @ OAl).reshape(nk, N, 3, nJ, nO).transpose(0, 1, 3, 4, 2)
-    # degenerate groups: -sum_lm W_ml v_lm g_l^* g_m^*, diagonal l = m here
-    Wd = Jm @ OAl                                                       # [k, l, J, o] = (J OA)_ll
-    vd = np.diagonal(v, axis1=2, axis2=3).transpose(0, 2, 1)            # [k, l, i]
-    c2 = -Wd[..., None] * vd[:, :, None, None, :]
-    kk, l_, m_ = deg_pairs
-    K = None
-    if len(kk):
-        Wp = Jm[kk, m_] @ OAl[kk, l_]                                   # W_ml per pair: (p, J, o)
-        K = -Wp[..., None] * v[kk, :, l_, m_][:, None, None, :]
-    return c1, c2, K
+    # degenerate groups: -sum_lm W_ml v_lm g_l^* g_m^*
+    c2k = c2 = K = None
+    kr = np.flatnonzero(kram)
+    if len(kr):
+        # Kramers pairs are contiguous blocks: W_ml for l, m in the same pair a
+        # from one batched product per pair, no gathers (diagonal included)
+        h = N // 2
+        Jb = Jm[kr].reshape(len(kr), h, 2, 1, nJ, N)
+        OAb = OAl[kr].reshape(len(kr), h, 1, 2, N, nO)
+        W4 = (Jb @ OAb).reshape(len(kr), h, 4, nJ * nO)                # [k, a, (m', l'), (J, o)]
+        blk = np.arange(h)
+        vb = v[kr].reshape(len(kr), 3, h, 2, h, 2)[:, :, blk, :, blk, :]  # [a, k, i, l', m']
+        vb = vb.transpose(1, 0, 4, 3, 2).reshape(len(kr), h, 4, 3)      # [k, a, (m', l'), i]
+        c2k = -(np.swapaxes(W4, 2, 3) @ vb).reshape(len(kr), h, nJ, nO, 3)
+    ko = np.flatnonzero(~kram)
+    if len(ko):
+        Wd = Jm[ko] @ OAl[ko]                                           # [k, l, J, o] = (J OA)_ll
+        vd = np.diagonal(v[ko], axis1=2, axis2=3).transpose(0, 2, 1)    # [k, l, i]
+        c2 = -Wd[..., None] * vd[:, :, None, None, :]
+        kk, l_, m_ = deg_pairs
+        if len(kk):
+            Wp = Jm[kk, m_] @ OAl[kk, l_]                               # W_ml per pair: (p, J, o)
+            K = -Wp[..., None] * v[kk, :, l_, m_][:, None, None, :]
+    return c1, c2k, c2, K
 
 
-def diffusion_kernel(H, dH, sigma, L, energies, gamma, eigen=None):
+def _kramers(E, delta):
+    """(nk,) bool: spectrum is clean Kramers pairs -- E_2a = E_2a+1 within
+    delta and every pair at least delta from the next one."""
+    nk, N = E.shape
+    if N % 2:
+        return np.zeros(nk, dtype=bool)
+    d = np.diff(E, axis=1)
+    return np.all(d[:, 0::2] < delta, axis=1) & np.all(d[:, 1::2] >= delta, axis=1)
+
+
+def diffusion_kernel(H, dH, sigma, L, energies, gamma, eigen=None, weights=None):
     """Sum over the k-chunk of the diffusion traces, all energies at once.
 
     H (nk, N, N), dH (nk, 3, N, N) (eV, eV Angstrom, orthonormal basis);
     sigma, L (3, N, N) (k-independent); energies (nE,) absolute eV; gamma eV.
-    eigen: optional precomputed (E, U) of H.
+    eigen: optional precomputed (E, U) of H.  weights: optional (nk,) weight
+    of each k in the sum (irreducible points: orbit sizes; default 1).
     Returns (charge (nE, 3, 3) [e, i, j], tensor (nE, 2, 3, 3, 2, 3, 3)
     [e, X, beta, j, Y, alpha, i]) in Angstrom^2/eV (see module doc).
     """
     energies = np.atleast_1d(np.asarray(energies, dtype=float))
-    nk, N = H.shape[0], H.shape[-1]
     nE = len(energies)
+    poles, coefs = diffusion_poles(H, dH, sigma, L, gamma, eigen, weights)
+    outs = pole_sum(poles, coefs, energies, gamma)
+    charge = outs[0].reshape(nE, 3, 1, 3)[:, :, 0, :]                   # [e, j, i]
+    charge = np.swapaxes(charge, 1, 2)                                  # [e, i, j]
+    tensor = outs[1].reshape(nE, 2, 3, 3, 2, 3, 3)                      # [e, X, b, j, Y, a, i]
+    return charge, tensor
+
+
+def diffusion_poles(H, dH, sigma, L, gamma, eigen=None, weights=None):
+    """The k-chunk's diffusion traces as advanced poles with residues.
+
+    Returns (poles, coefs): poles (P,) eV, the pole positions E_x (one per
+    Kramers pair where the spectrum is clean pairs, else one per band);
+    coefs: for the charge group (9 components [j, i]) and the tensor group
+    (324 components [X, b, j, Y, a, i]) a list [c1, c2, c3, c4] of (P, ncomp)
+    complex arrays (c3, c4 None when no near-degeneracy needs them) with
+    Im T(eps) = Im sum_x sum_p c_p,x g_x^*(eps)^p, g_x^* = 1/(eps - E_x - i Gamma).
+    weights (nk,): every residue of a k is multiplied by its weight.
+    """
+    nk, N = H.shape[0], H.shape[-1]
     E, U = np.linalg.eigh(H) if eigen is None else eigen
     Ud = _dag(U)
     # operators in the eigenbasis
@@ -153,58 +210,67 @@ def diffusion_kernel(H, dH, sigma, L, energies, gamma, eigen=None):
     Dn = np.where(deg, 0.0, 1.0 / np.where(deg, 1.0, dE))               # 1/(E_l - E_m)
     VD = v * Dn[:, None]
 
-    offdeg = deg & ~np.eye(N, dtype=bool)[None]
-    pairs = np.nonzero(offdeg)
-    near = bool(len(pairs[0])) and bool(np.any(np.abs(dE[pairs]) > 1e-11 * gamma))
-    res = []
+    kram = _kramers(E, delta)
+    ko = np.flatnonzero(~kram)
+    offdeg = deg[ko] & ~np.eye(N, dtype=bool)[None]
+    pk, pl, pm = np.nonzero(offdeg)
+    pairs = (ko[pk], pl, pm)
+    near = bool(len(pk)) and bool(np.any(np.abs(dE[pairs]) > 1e-11 * gamma))
+    kr = np.flatnonzero(kram)
+    # poles: one per Kramers pair (its two bands' residues summed), one per band elsewhere
+    poles = np.concatenate([E[kr][:, 0::2].ravel(), E[ko].ravel()])
+    coefs = []
     for J, O in ((v, np.broadcast_to(np.eye(N), (nk, 1, N, N))), (Jt, Ot)):
-        c1, c2, K = _group(J, O, A, v, VD, pairs)
+        c1, c2k, c2, K = _group(J, O, A, v, VD, kram, pairs)
         ncomp = c1[0, 0].size
-        c1, c2 = c1.reshape(nk, N, ncomp), c2.reshape(nk, N, ncomp)
+        c1 = c1.reshape(nk, N, ncomp)
+        parts1 = [(c1[kr, 0::2] + c1[kr, 1::2]).reshape(-1, ncomp), c1[ko].reshape(-1, ncomp)]
+        parts2 = [np.zeros((0, ncomp), complex) if c2k is None else c2k.reshape(-1, ncomp),
+                  np.zeros((0, ncomp), complex) if c2 is None else c2.reshape(-1, ncomp)]
         c3 = c4 = None
         if K is not None:
             # g_l^* g_m^* = g_l^*2 + d g_l^*3 + d^2 g_l^*4 (d = E_m - E_l) on the pole l
-            K = K.reshape(len(pairs[0]), ncomp)
-            kk, l_, m_ = pairs
-            flat = kk * N + l_                                          # sorted (np.nonzero order)
+            K = K.reshape(len(pk), ncomp)
+            c2o = parts2[1]
+            flat = pk * N + pl                                          # sorted (np.nonzero order)
             starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
             u = flat[starts]
-            c2.reshape(nk * N, ncomp)[u] += np.add.reduceat(K, starts, axis=0)
+            c2o[u] += np.add.reduceat(K, starts, axis=0)
             if near:
-                d = (E[kk, m_] - E[kk, l_])[:, None]
-                c3 = np.zeros((nk * N, ncomp), complex)
-                c4 = np.zeros((nk * N, ncomp), complex)
-                c3[u] = np.add.reduceat(K * d, starts, axis=0)
-                c4[u] = np.add.reduceat(K * d * d, starts, axis=0)
-                c3, c4 = c3.reshape(nk, N, ncomp), c4.reshape(nk, N, ncomp)
-        res.append((c1, c2, c3, c4))
+                d = (E[pairs[0], pm] - E[pairs[0], pl])[:, None]
+                c3 = np.zeros((len(poles), ncomp), complex)
+                c4 = np.zeros((len(poles), ncomp), complex)
+                off = len(kr) * (N // 2)
+                c3[off + u] = np.add.reduceat(K * d, starts, axis=0)
+                c4[off + u] = np.add.reduceat(K * d * d, starts, axis=0)
+        coefs.append([np.concatenate(parts1), np.concatenate(parts2), c3, c4])
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        wp = np.concatenate([np.repeat(w[kr], N // 2), np.repeat(w[ko], N)])[:, None]
+        coefs = [[None if c is None else c * wp for c in cs] for cs in coefs]
+    return poles, coefs
 
-    # ---- energy dependence: out[e, comp] = Im sum_{k,n,p} c_p g^*p
-    x = energies[None, None, :] - E[:, :, None]                         # (nk, N, nE)
+
+def pole_sum(poles, coefs, energies, gamma):
+    """out[group][e, comp] = Im sum_{x, p} c_p,x[comp] g_x^*(eps_e)^p (one real GEMM per group)."""
+    nE = len(energies)
+    x = energies[:, None] - poles[None, :]                              # (nE, P)
     r = 1.0 / (x * x + gamma * gamma)
-    fams = [(x * r, gamma * r), ((x * x - gamma * gamma) * r * r, 2 * gamma * x * r * r)]  # (Re, Im) g*, g*^2
-    need34 = any(c[2] is not None for c in res)
+    # (Re, Im) of g*, g*^2; Im(c g) = Re c Im g + Im c Re g
+    fams = [(x * r, gamma * r), ((x * x - gamma * gamma) * r * r, 2 * gamma * x * r * r)]
+    need34 = any(c[2] is not None for c in coefs)
     if need34:
         ga = (x + 1j * gamma) * r
         g3 = ga ** 3
         g4 = g3 * ga
         fams += [(g3.real, g3.imag), (g4.real, g4.imag)]
-    nf = len(fams)
-    F = np.empty((nE, 2, nf, nk, N))
-    for f, (re, im) in enumerate(fams):
-        F[:, 0, f] = np.moveaxis(im, -1, 0)
-        F[:, 1, f] = np.moveaxis(re, -1, 0)
-    F = F.reshape(nE, -1)
+    F = np.concatenate([np.concatenate([im, re], axis=1) for re, im in fams], axis=1)   # (nE, nf*2P)
     outs = []
-    for c1, c2, c3, c4 in res:
-        cs = [c1, c2]
-        if need34:
-            z = np.zeros_like(c1)
-            cs += [z if c3 is None else c3, z if c4 is None else c4]
-        Cm = np.stack(cs, axis=0)                                       # (nf, nk, N, ncomp)
-        Cm = np.stack([Cm.real, Cm.imag], axis=0).reshape(-1, Cm.shape[-1])
-        outs.append(F @ Cm)
-    charge = outs[0].reshape(nE, 3, 1, 3)[:, :, 0, :]                   # [e, j, i]
-    charge = np.swapaxes(charge, 1, 2)                                  # [e, i, j]
-    tensor = outs[1].reshape(nE, 2, 3, 3, 2, 3, 3)                      # [e, X, b, j, Y, a, i]
-    return charge, tensor
+    for cs in coefs:
+        ncomp = cs[0].shape[1]
+        blocks = []
+        for f in range(len(fams)):
+            c = cs[f] if cs[f] is not None else np.zeros((len(poles), ncomp), complex)
+            blocks += [c.real, c.imag]
+        outs.append(F @ np.concatenate(blocks, axis=0))
+    return outs

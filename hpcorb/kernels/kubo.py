@@ -94,11 +94,34 @@ class Layout:
         """(stack of banded operators) @ M: blocks[z] (nop, nr, nc), M (N, K) -> (N, nop, K)."""
         nop = blocks[0].shape[0]
         K = M.shape[1]
-        out = np.empty((self.n, nop, K), dtype=complex)
+        out = np.empty((self.n, nop, K), dtype=np.result_type(blocks[0].dtype, M.dtype))
         for r, c, blk in zip(self.rows, self.cols, blocks):
             nr = r.stop - r.start
             res = blk.reshape(nop * nr, -1) @ M[c]
             out[r] = res.reshape(nop, nr, K).transpose(1, 0, 2)
+        return out
+
+    def local_response(self, blocks, M, Ucc, XA, out):
+        """Fused banded product, element-wise work and layer sum (one layer at a time).
+
+        For the local operators A (``blocks[z]`` (nA, nr, nc)) and the global
+        perturbations B (``M`` = U W_B, (N, nB, m)):
+
+            out[z, a, b, n] = sum_{i in z} Im[ conj(U_in) (A_a M_b)_in + conj(XA_ian) M_ibn ]
+
+        with ``Ucc`` = conj(U[:, cols]) (N, m), ``XA`` = A U[:, cols] (N, nA, m).
+        Each layer's rows are finished while they are in cache: the (N, nA,
+        nB, m) product is never stored.  out (Nl, nA, nB, m) float64.
+        """
+        nA = blocks[0].shape[0]
+        nB, m = M.shape[1], M.shape[2]
+        Mf = M.reshape(self.n, nB * m)
+        for z, (r, c, blk) in enumerate(zip(self.rows, self.cols, blocks)):
+            nr = r.stop - r.start
+            P = (blk.reshape(nA * nr, -1) @ Mf[c]).reshape(nA, nr, nB, m)
+            P *= Ucc[None, r, None, :]
+            P += np.conj(XA[r]).transpose(1, 0, 2)[:, :, None, :] * M[None, r]
+            out[z] = P.imag.sum(axis=1)
         return out
 
     def layer_sum(self, A):
@@ -176,7 +199,7 @@ def _transform(U, X, W_rows, ac, wc, nop):
     """U^+ X restricted: columns ``wc`` all rows, columns ``ac`` only rows ``W_rows``."""
     N = U.shape[0]
     m = X.shape[2]
-    Bt = np.zeros((N, nop, m), dtype=complex)
+    Bt = np.zeros((N, nop, m), dtype=X.dtype)
     if wc.stop > wc.start:
         Bt[:, :, wc] = (U.conj().T @ np.ascontiguousarray(X[:, :, wc]).reshape(N, -1)).reshape(N, nop, -1)
     if ac.stop > ac.start:
@@ -190,7 +213,7 @@ def _back(U, Wt, W_rows, ac, wc, nop):
     """U W restricted like :func:`_transform` (rows of W outside W_rows are zero for ac)."""
     N = U.shape[0]
     m = Wt.shape[2]
-    Y = np.empty((N, nop, m), dtype=complex)
+    Y = np.empty((N, nop, m), dtype=Wt.dtype)
     if wc.stop > wc.start:
         Y[:, :, wc] = (U @ np.ascontiguousarray(Wt[:, :, wc]).reshape(N, -1)).reshape(N, nop, -1)
     if ac.stop > ac.start:
@@ -200,8 +223,15 @@ def _back(U, Wt, W_rows, ac, wc, nop):
 
 
 def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice | None = None,
-           holes: bool = False):
+           holes: bool = False, precision: str = "double"):
     """Per-band layer-resolved contributions at one k.
+
+    precision: "double" (complex128 throughout) or "mixed": the eigenvectors
+    (from a complex128 eigensolve) and the operator blocks are rounded to
+    complex64 and every product after the eigensolve runs in single
+    precision; the result is still accumulated in float64.  Relative error
+    per k ~1e-7 (``./run bench slab_kubo`` measures it; docs in the
+    calculation's ``precision`` key).
 
     Returns c (m, 2, 12, 2, Nl) real, Angstrom^2: axis 1 direct/inverse,
     axis 2 the operator Q (:func:`op_index`), axis 3 beta (x, y), for the
@@ -210,6 +240,11 @@ def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice 
     meaningful (it is exact), the single values are not.
     """
     N = layout.n
+    if precision == "mixed":
+        # after the complex128 eigensolve: products in complex64 (2x the flop rate, half the memory)
+        U = U.astype(np.complex64)
+        vb = [b.astype(np.complex64) for b in vb]
+        qb = [b.astype(np.complex64) for b in qb]
     Uc = U[:, cols]
     m = Uc.shape[1]
     nl = layout.nl
@@ -226,7 +261,7 @@ def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice 
         ac, wc, W_rows = slice(always.start - cols.start, m), slice(0, always.start - cols.start), \
             slice(0, always.start)
     Ec = E[cols]
-    g = 1.0 / ((E[:, None] - Ec[None, :]) ** 2 + eta ** 2)          # (N, m)
+    g = (1.0 / ((E[:, None] - Ec[None, :]) ** 2 + eta ** 2)).astype(U.real.dtype)   # (N, m)
     pb = [np.concatenate([v, q]) for v, q in zip(vb, qb)]            # 14 operators
     nop = N_OPS + 2
     X = layout.apply(pb, Uc)                                         # (N, 14, m): op U
@@ -236,20 +271,10 @@ def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice 
     del Bt
     Ucc = Uc.conj()
     out = np.empty((m, 2, N_OPS, 2, nl))
-    # direct: A = Q (local), B = v_beta (global)
-    Yv = np.ascontiguousarray(Y[:, :2, :]).reshape(N, 2 * m)
-    QY = layout.apply(qb, Yv).reshape(N, N_OPS, 2, m)
-    QY *= Ucc[:, None, None, :]
-    QY += X[:, 2:, None, :].conj() * Y[:, None, :2, :]
-    d = layout.layer_sum(QY.imag)                                    # (Nl, 12, 2, m)
+    # direct: A = Q (local), B = v_beta (global); inverse: A = v_beta (local), B = Q (global)
+    d = layout.local_response(qb, Y[:, :2], Ucc, X[:, 2:], np.empty((nl, N_OPS, 2, m)))
     out[:, 0] = d.transpose(3, 1, 2, 0)
-    del QY
-    # inverse: A = v_beta (local), B = Q (global)
-    Yq = np.ascontiguousarray(Y[:, 2:, :]).reshape(N, N_OPS * m)
-    vY = layout.apply(vb, Yq).reshape(N, 2, N_OPS, m)
-    vY *= Ucc[:, None, None, :]
-    vY += X[:, :2, None, :].conj() * Y[:, None, 2:, :]
-    iv = layout.layer_sum(vY.imag)                                   # (Nl, 2, 12, m)
+    iv = layout.local_response(vb, Y[:, 2:], Ucc, X[:, :2], np.empty((nl, 2, N_OPS, m)))
     out[:, 1] = iv.transpose(3, 2, 1, 0)
     return out
 

@@ -6,27 +6,39 @@ a kernel ``kernel(start, stop) -> {name: array}``.  The engine
 
 * splits ``range(n_items)`` into chunks of ``chunk_size`` (boundaries do not
   depend on the number of ranks);
-* deals the not-yet-done chunks round-robin to the ranks: in round ``i``
-  rank ``r`` computes chunk ``todo[i * size + r]`` (ranks beyond the end
-  idle, so more ranks than chunks is fine);
+* deals the not-yet-done chunks dynamically: a work queue whose head is one
+  shared counter (an MPI-3 window on rank 0, incremented by an atomic
+  fetch-and-add; see :class:`ChunkQueue`).  A rank that finishes a chunk takes
+  the next one, so a spread of per-chunk cost idles nobody until the last
+  chunks (more ranks than chunks is fine);
 * accumulates either the sum over chunks (``mode="sum"``, e.g. Brillouin
   zone integrals) or places each item's row into a full array
   (``mode="stack"``, e.g. sweeps: the kernel returns arrays with a leading
   axis of length ``stop - start``);
-* meets at sync points (a small allreduce every ~``sync_seconds``) to agree on
-  checkpoints (interval or SIGTERM/SIGUSR1 received on any rank) and on
-  failures (an exception in any rank's kernel ends all ranks with that
-  rank's message);
-* reduces at the end.  The result on every rank is the same to round-off
-  (~1e-16 relative) whatever the number of ranks or restarts.
+* meets at sync points to agree on checkpoints (interval or SIGTERM/SIGUSR1
+  received on any rank), on failures (an exception in any rank's kernel ends
+  all ranks with that rank's message) and on the end.  A sync is a
+  non-blocking allreduce: a rank posts it every ~``sync_seconds`` and keeps
+  computing until everyone has posted, so syncs idle nobody either;
+* reduces at the end.
+
+Rank-count and order independence.  Which rank computes which chunk (and in
+which order) now depends on timing, so floating-point sums are accumulated
+in double-double arithmetic (each value a pair hi + lo, every addition an
+error-free two-sum, see :func:`_dd_add`) and reduced over ranks on a fixed
+binomial tree with the same arithmetic.  The rounding error of the whole sum
+is then ~1e-32 relative (for sums without cancellation below that level), so
+the result rounded to double is the same, normally bit for bit, for any rank
+count, dealing order or restart.
 
 The checkpoint (see :mod:`hpcorb.parallel.checkpoint`) holds the ids of the
-completed chunks and the reduced partial sums, so a restart on any number of
-ranks skips what is done.
+completed chunks and the reduced partial sums (hi + lo rounded to double), so
+a restart on any number of ranks skips what is done.
 """
 from __future__ import annotations
 
 import math
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -67,6 +79,205 @@ class RankFailure(RuntimeError):
     """A kernel failed on some rank; message says which and why."""
 
 
+# ---------------------------------------------------------------- work queue
+class ChunkQueue:
+    """Hands out the positions 0, 1, ..., n - 1 of a to-do list, each exactly once.
+
+    Under MPI the head of the queue is one int64 in an MPI-3 window on rank 0;
+    ``next()`` is an atomic fetch-and-add on it (passive target: rank 0 need
+    not take part, it computes chunks like everyone else).  Where one-sided
+    communication is not available (``HPCORB_STATIC_DEAL=1`` forces this) the
+    positions are dealt round-robin instead: rank r takes r, r + size, ...
+    With one rank (``SerialComm``) it is a plain counter.
+    """
+
+    def __init__(self, comm, n: int):
+        self.n = int(n)
+        self.comm = comm
+        self.win = None                 # the shared counter (comm.counter()), MPI only
+        self._next_static = comm.rank
+        self.dynamic = comm.size == 1
+        if comm.size > 1 and os.environ.get("HPCORB_STATIC_DEAL", "") != "1":
+            self.win = comm.counter()   # collective; None without RMA support: static dealing
+            # every rank must agree before anyone takes a chunk
+            self.dynamic = not comm.lor(self.win is None)
+            if not self.dynamic and self.win is not None:
+                self.win.free()
+                self.win = None
+            comm.barrier()
+
+    def next(self):
+        """The next position, or None when the queue is empty (for good)."""
+        if self.comm.size == 1:
+            i = self._next_static
+            self._next_static += 1
+        elif self.win is not None:
+            i = self.win.fetch_add(1)
+        else:
+            i = self._next_static
+            self._next_static += self.comm.size
+        return i if i < self.n else None
+
+    def close(self):
+        """Collective: free the window."""
+        if self.win is not None:
+            self.win.free()
+            self.win = None
+
+
+class _Sync:
+    """A sequence of non-blocking sums of a small int64 vector over all ranks.
+
+    ``post(v)`` starts one; ``test()`` returns the sum when every rank has
+    posted (else None); ``wait()`` waits for it.  One is in flight at a time.
+    """
+
+    def __init__(self, comm):
+        self.comm = comm
+        self.req = None
+        self.out = None
+        self.posted = False
+
+    def post(self, vec):
+        self.posted = True
+        if self.comm.size == 1:
+            self.out = np.array(vec, dtype=np.int64)
+            return
+        self._in = np.ascontiguousarray(vec, dtype=np.int64)
+        self.req, self.out = self.comm.iallreduce_sum(self._in)
+
+    def test(self):
+        if not self.posted:
+            return None
+        if self.req is not None and not self.req.Test():
+            return None
+        self.posted = False
+        self.req = None
+        return self.out
+
+    def wait(self):
+        """Wait politely (a short sleep between tests, so an idle rank does not
+        steal the core of a rank that still computes)."""
+        delay = 1e-4
+        while True:
+            out = self.test()
+            if out is not None:
+                return out
+            time.sleep(delay)
+            delay = min(2 * delay, 0.02)
+
+
+# ------------------------------------------------- double-double accumulation
+def _is_float(dtype) -> bool:
+    return np.issubdtype(np.dtype(dtype), np.inexact)
+
+
+def _dd_add(hi, lo, x, x_lo=None, buf=None):
+    """hi + lo += x (+ x_lo), in place: Knuth's two-sum.
+
+    ``hi + x = s + err`` exactly; s becomes the new hi and err is added to lo
+    (lo only collects rounding errors, ~1e-16 of hi, so its own rounding is
+    ~1e-32 of the sum).  Works element-wise on real and complex arrays
+    (complex addition is two independent real additions).  buf: optional
+    three scratch arrays shaped like hi (no allocation per call).
+    """
+    if buf is None:
+        buf = (np.empty_like(hi), np.empty_like(hi), np.empty_like(hi))
+    s, bb, err = buf
+    np.add(hi, x, out=s)
+    np.subtract(s, hi, out=bb)
+    np.subtract(s, bb, out=err)
+    np.subtract(hi, err, out=err)              # hi - (s - bb)
+    np.subtract(x, bb, out=bb)                 # x - bb
+    err += bb
+    lo += err
+    if x_lo is not None:
+        lo += x_lo
+    hi[...] = s
+
+
+class _Accumulator:
+    """Per-rank partial sums: (hi, lo) pairs for float/complex arrays, plain
+    sums for integer arrays, or rows placed into a full array (stack mode)."""
+
+    def __init__(self, full, template, mode):
+        self.mode = mode
+        self.hi = {n: np.zeros(s, dtype=template[n][1]) for n, s in full.items()}
+        self.lo = {n: np.zeros(s, dtype=template[n][1]) for n, s in full.items()
+                   if mode == "sum" and _is_float(template[n][1])}
+        self.buf = {}
+
+    def add(self, name, value, start, stop):
+        if self.mode == "stack":
+            self.hi[name][start:stop] = value
+        elif name in self.lo:
+            hi, lo = self.hi[name], self.lo[name]
+            x = np.asarray(value, dtype=hi.dtype)
+            if x.size > 4096:
+                # histograms of a few k-points are mostly empty: add only where x != 0
+                nz = np.flatnonzero(x.reshape(-1) != 0)
+                if len(nz) < x.size // 8:
+                    h, l_ = hi.reshape(-1), lo.reshape(-1)
+                    hs, ls = h[nz], l_[nz]
+                    _dd_add(hs, ls, x.reshape(-1)[nz])
+                    h[nz], l_[nz] = hs, ls
+                    return
+            if name not in self.buf:
+                self.buf[name] = (np.empty_like(hi), np.empty_like(hi), np.empty_like(hi))
+            _dd_add(hi, lo, x, buf=self.buf[name])
+        else:
+            self.hi[name] += value
+
+    def zero(self):
+        for d in (self.hi, self.lo):
+            for a in d.values():
+                a[...] = 0
+
+    def reduce(self, comm, base=None):
+        """Sum over ranks on a fixed binomial tree (rank 0 gets it; others None).
+
+        ``base``: rank 0's (hi, lo) dicts of earlier reduced sums, added last.
+        Returns (hi, lo) dicts on rank 0, ``(None, None)`` elsewhere.
+        """
+        hi = {n: a.copy() for n, a in self.hi.items()}
+        lo = {n: a.copy() for n, a in self.lo.items()}
+        if comm.size > 1:
+            step = 1
+            while step < comm.size:
+                if comm.rank % (2 * step) == step:
+                    for n in hi:
+                        comm.send(hi[n], comm.rank - step, tag=7)
+                        if n in lo:
+                            comm.send(lo[n], comm.rank - step, tag=8)
+                    break
+                if comm.rank % (2 * step) == 0 and comm.rank + step < comm.size:
+                    for n in hi:
+                        buf = np.empty_like(hi[n])
+                        comm.recv(buf, comm.rank + step, tag=7)
+                        if n in lo:
+                            buf_lo = np.empty_like(lo[n])
+                            comm.recv(buf_lo, comm.rank + step, tag=8)
+                            _dd_add(hi[n], lo[n], buf, buf_lo)
+                        else:
+                            hi[n] += buf
+                step *= 2
+        if comm.rank != 0:
+            return None, None
+        if base is not None:
+            bhi, blo = base
+            for n in hi:
+                if n in lo:
+                    _dd_add(hi[n], lo[n], bhi[n], blo[n])
+                else:
+                    hi[n] += bhi[n]
+        return hi, lo
+
+
+def _rounded(hi, lo):
+    return {n: (a + lo[n] if n in lo else a.copy()) for n, a in hi.items()}
+
+
+# ---------------------------------------------------------------- the engine
 def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
                checkpoint=None, stage: str = "main", checkpoint_interval: float = 300.0,
                progress_interval: float = 10.0, sync_seconds: float = 2.0,
@@ -86,11 +297,11 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
     for name, (shape, dtype) in template.items():
         shape = tuple(shape)
         full[name] = (plan.n_items, *shape) if mode == "stack" else shape
-    partial = {n: np.zeros(s, dtype=template[n][1]) for n, s in full.items()}
+    acc = _Accumulator(full, template, mode)
 
     # ---- restart -------------------------------------------------------
     done = np.zeros(plan.n_chunks, dtype=bool)
-    base = None
+    base = None                      # rank 0: (hi, lo) of what earlier runs/checkpoints summed
     if checkpoint is not None:
         state = None
         if comm.rank == 0:
@@ -99,71 +310,81 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
         if state is not None:
             done = state["done"]
             if comm.rank == 0:
-                base = state["sums"]
+                base = ({n: np.array(a, dtype=template[n][1]) for n, a in state["sums"].items()},
+                        {n: np.zeros(full[n], dtype=template[n][1]) for n in acc.lo})
             log(f"{stage}: resuming from checkpoint, {int(done.sum())}/{plan.n_chunks} chunks done")
     if comm.rank == 0 and base is None:
-        base = {n: np.zeros(s, dtype=template[n][1]) for n, s in full.items()}
+        base = ({n: np.zeros(s, dtype=template[n][1]) for n, s in full.items()},
+                {n: np.zeros(full[n], dtype=template[n][1]) for n in acc.lo})
 
     todo = np.flatnonzero(~done)
-    n_rounds = -(-len(todo) // comm.size) if len(todo) else 0
     n_total = plan.n_chunks
     n_done_start = int(done.sum())
+    queue = ChunkQueue(comm, len(todo))
+    sync = _Sync(comm)
 
     t_start = time.time()
     t_ckpt = t_start
     t_progress = t_start
-    rounds_between_syncs = 1
+    t_posted = t_start
     error = None
-    r = 0
+    mine = []                 # chunk ids this rank completed since the last checkpoint
+    n_mine = 0                # chunks this rank completed in this run
+    out_of_work = False
 
     signals.install()
     sigs = signals.STATE
-    while r < n_rounds:
-        # ---- compute a batch of rounds without talking to other ranks
-        t_batch = time.time()
-        r_begin, r_end = r, min(n_rounds, r + rounds_between_syncs)
-        for rr in range(r, r_end):
-            if error is not None:
-                break
-            i = rr * comm.size + comm.rank
-            if i >= len(todo):
-                continue
-            start, stop = plan.bounds(int(todo[i]))
-            try:
-                out = kernel(start, stop)
-                for name in full:
-                    if mode == "sum":
-                        partial[name] += out[name]
-                    else:
-                        partial[name][start:stop] = out[name]
-            except Exception as exc:  # reported to all ranks at the sync
-                error = _describe(exc, comm.rank, start, stop, label)
-            signals.fault_point(comm.rank)
-        batch_time = time.time() - t_batch
-        r = r_end
+    # (no try/finally around the loop: freeing the window is collective, so it
+    # is done only where every rank agrees to stop -- an unexpected exception
+    # on one rank must reach the launcher's abort, not hang in a collective)
+    while True:
+        # ---- compute one chunk (unless the queue is empty or we failed)
+        if not out_of_work and error is None:
+            i = queue.next()
+            if i is None:
+                out_of_work = True
+            else:
+                chunk = int(todo[i])
+                start, stop = plan.bounds(chunk)
+                try:
+                    out = kernel(start, stop)
+                    for name in full:
+                        acc.add(name, out[name], start, stop)
+                    mine.append(chunk)
+                    n_mine += 1
+                except Exception as exc:  # reported to all ranks at the sync
+                    error = _describe(exc, comm.rank, start, stop, label)
+                signals.fault_point(comm.rank)
+        idle = out_of_work or error is not None
 
-        # ---- sync point: failures, signals, checkpoint, pacing
+        # ---- post the next sync when it is due (always when idle)
         now = time.time()
-        flags = np.array([
-            error is not None,
-            sigs.caught is not None,
-            comm.rank == 0 and checkpoint is not None and checkpoint_interval > 0
-            and now - t_ckpt >= checkpoint_interval and r < n_rounds,
-            0,
-        ], dtype=np.int64)
-        if comm.rank == 0:
-            per_round = batch_time / max(1, r_end - r_begin)
-            flags[3] = max(1, int(sync_seconds / max(per_round, 1e-6)))
-        flags = _max_array(comm, flags)
-        rounds_between_syncs = int(flags[3])
+        if not sync.posted and (idle or now - t_posted >= sync_seconds):
+            want_ckpt = (comm.rank == 0 and checkpoint is not None and checkpoint_interval > 0
+                         and now - t_ckpt >= checkpoint_interval)
+            sync.post([error is not None, sigs.caught is not None, want_ckpt, idle, n_mine])
+            t_posted = now
+        flags = sync.wait() if idle else sync.test()
+        if flags is None:
+            continue
+
+        # ---- every rank sees the same flags here, at the same sync
+        all_idle = int(flags[3]) == comm.size
         if flags[0]:
             messages = [m for m in comm.allgather(error) if m]
+            queue.close()
             raise RankFailure(messages[0])
-        n_done = n_done_start + min(len(todo), r * comm.size)
-        if (flags[1] or flags[2]) and checkpoint is not None:
-            done_now = done.copy()
-            done_now[todo[: min(len(todo), r * comm.size)]] = True
-            _save(checkpoint, stage, plan, mode, done_now, partial, base, comm)
+        n_done = n_done_start + int(flags[4])
+        if (flags[1] or (flags[2] and not all_idle)) and checkpoint is not None:
+            done_ids = comm.allgather(mine)
+            for ids in done_ids:
+                done[ids] = True
+            mine = []
+            try:
+                _save(checkpoint, stage, plan, done, acc, base, comm)
+            except SystemFault:            # raised on every rank (_on_rank0): free the window first
+                queue.close()
+                raise
             t_ckpt = time.time()
             log(f"{stage}: checkpoint written ({n_done}/{n_total} chunks) "
                 f"in {t_ckpt - now:.2f} s -> {checkpoint.path}")
@@ -171,39 +392,46 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
             names = [s for s in comm.allgather(sigs.caught) if s]
             log(f"{stage}: received {signals.received(names[0])}; stopping after the checkpoint "
                 "(run the same command again to resume)")
+            queue.close()
             raise CheckpointStop(names[0])
-        if now - t_progress >= progress_interval and r < n_rounds:
+        if all_idle:
+            break
+        if comm.rank == 0 and now - t_progress >= progress_interval:
             rate = (n_done - n_done_start) / max(now - t_start, 1e-9)
             eta = (n_total - n_done) / rate if rate > 0 else float("inf")
             log(f"{stage}: {label} chunks {n_done}/{n_total} "
                 f"({100.0 * n_done / n_total:.0f}%), {rate:.2f} chunks/s, ETA {fmt_seconds(eta)}")
             t_progress = now
+    queue.close()
 
-    # ---- final reduction
+    # ---- final reduction (fixed tree, double-double: independent of who did what)
+    hi, lo = acc.reduce(comm, base)
     result = {}
+    red = _rounded(hi, lo) if comm.rank == 0 else None
     for name in full:
-        red = comm.sum(partial[name], root=0)
-        if comm.rank == 0:
-            red = red + base[name]
-        result[name] = comm.bcast(red)
+        result[name] = comm.bcast(red[name] if comm.rank == 0 else None)
     if checkpoint is not None:
         _on_rank0(comm, checkpoint.save_stage, stage, plan, mode, np.ones(plan.n_chunks, dtype=bool), result)
     elapsed = time.time() - t_start
     if len(todo):
         log(f"{stage}: {plan.n_chunks} chunks of {plan.chunk_size} {label} done in "
-            f"{fmt_seconds(elapsed)} on {comm.size} rank{'s' if comm.size > 1 else ''}")
+            f"{fmt_seconds(elapsed)} on {comm.size} rank{'s' if comm.size > 1 else ''}"
+            f"{'' if queue.dynamic else ' (static dealing)'}")
     return result
 
 
-def _save(checkpoint, stage, plan, mode, done, partial, base, comm):
-    sums = {}
-    for name in partial:
-        red = comm.sum(partial[name], root=0)
-        if comm.rank == 0:
-            base[name] += red
-            sums[name] = base[name]
-        partial[name][...] = 0
-    _on_rank0(comm, checkpoint.save_stage, stage, plan, mode, done, sums)
+def _save(checkpoint, stage, plan, done, acc, base, comm):
+    """Collective: fold every rank's partial sums into rank 0's base and write."""
+    hi, lo = acc.reduce(comm, base)
+    acc.zero()
+    sums = None
+    if comm.rank == 0:
+        for n in hi:
+            base[0][n][...] = hi[n]
+        for n in lo:
+            base[1][n][...] = lo[n]
+        sums = _rounded(hi, lo)
+    _on_rank0(comm, checkpoint.save_stage, stage, plan, acc.mode, done, sums)
 
 
 def _on_rank0(comm, fn, *args):
@@ -217,10 +445,6 @@ def _on_rank0(comm, fn, *args):
     msg = comm.bcast(msg)
     if msg:
         raise SystemFault(msg)
-
-
-def _max_array(comm, arr):
-    return arr if comm.size == 1 else comm.max_array(arr)
 
 
 def _describe(exc, rank, start, stop, label):
