@@ -98,6 +98,10 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 StateSaveLocation={d}/state
+# PMIx puts each step's client folder under TmpFS (spmix_appdir_UID_JOB.STEP);
+# the default /tmp is shared by every private cluster on the machine, whose
+# job ids all start at 1: a second cluster's step could not launch.
+TmpFS={d}/tmp
 SlurmdSpoolDir={d}/spool
 SlurmctldPidFile={d}/slurmctld.pid
 SlurmdPidFile={d}/slurmd.pid
@@ -180,7 +184,7 @@ def start(d, mpi_default="none", timeout=60):
         raise ClusterError("not installed: " + ", ".join(missing) +
                            " (apt-get install slurm-wlm munge; ./run setup does it)")
     d = os.path.abspath(d)
-    for sub in ("munge", "state", "spool"):
+    for sub in ("munge", "state", "spool", "tmp"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     os.chmod(d, 0o755)
     os.chmod(os.path.join(d, "munge"), 0o700)
