@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -71,6 +72,7 @@ def write_config(d, mpi_default="none"):
     ctld_port, slurmd_port = _free_ports(2)
     cpus, mem = _node_line()
     user = pwd.getpwuid(os.getuid()).pw_name
+    first_job_id = random.randint(1000, 60_000_000)
     conf = f"""\
 # private single-node Slurm for the hpcorb tests (tests/slurm/slurmcluster.py)
 ClusterName=hpcorbtest
@@ -102,6 +104,10 @@ StateSaveLocation={d}/state
 # the default /tmp is shared by every private cluster on the machine, whose
 # job ids all start at 1: a second cluster's step could not launch.
 TmpFS={d}/tmp
+# Job ids that differ between private clusters on one machine: Open MPI names
+# its shared-memory segments after the PMIx namespace (job.step), so two
+# clusters' job 7.0 on one host would share them (seen: segfault in vader).
+FirstJobId={first_job_id}
 SlurmdSpoolDir={d}/spool
 SlurmctldPidFile={d}/slurmctld.pid
 SlurmdPidFile={d}/slurmd.pid
