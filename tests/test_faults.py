@@ -35,7 +35,7 @@ def tables(calc, out="r.h5", **output):
         return {"calculation": {"type": "dos"},
                 "model": {"builtin": "cubic", "params": {"t": 1.0}, "electrons": 0.8},
                 "kmesh": {"size": [30, 30, 30], "shift": [0.5, 0.5, 0.5], "chunk_size": 500,
-                          "symmetry": False},   # the full mesh: enough chunks for the fault points
+                          "symmetry": False},    # the full mesh: enough chunks for the fault points
                 "dos": {"broadening": 0.05, "bins": 20000}, "output": o,
                 "parallel": {"sync_interval": 0.0}}
     if calc == "sweep":

@@ -86,19 +86,22 @@ class ChunkQueue:
     Under MPI the head of the queue is one int64 in an MPI-3 window on rank 0;
     ``next()`` is an atomic fetch-and-add on it (passive target: rank 0 need
     not take part, it computes chunks like everyone else).  Where one-sided
-    communication is not available (``HPCORB_STATIC_DEAL=1`` forces this) the
-    positions are dealt round-robin instead: rank r takes r, r + size, ...
+    communication is not available (``HPCORB_STATIC_DEAL=1`` forces this, and so
+    does fault injection, ``HPCORB_FAULT``, whose fault points count each rank's
+    work items) the positions are dealt round-robin instead: rank r takes r, r + size, ...
     With one rank (``SerialComm``) it is a plain counter.
     """
 
     def __init__(self, comm, n: int):
         self.n = int(n)
         self.comm = comm
-        self.win = None                 # the shared counter (comm.counter()), MPI only
+        self.win = None
         self._next_static = comm.rank
         self.dynamic = comm.size == 1
-        if comm.size > 1 and os.environ.get("HPCORB_STATIC_DEAL", "") != "1":
-            self.win = comm.counter()   # collective; None without RMA support: static dealing
+        # fault injection (HPCORB_FAULT, tests) counts work items per rank: deal deterministically
+        static = os.environ.get("HPCORB_STATIC_DEAL", "") == "1" or bool(os.environ.get("HPCORB_FAULT"))
+        if comm.size > 1 and not static:
+            self.win = comm.counter()   # the shared counter; collective; None without RMA support
             # every rank must agree before anyone takes a chunk
             self.dynamic = not comm.lor(self.win is None)
             if not self.dynamic and self.win is not None:
@@ -364,7 +367,8 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
                          and now - t_ckpt >= checkpoint_interval)
             sync.post([error is not None, sigs.caught is not None, want_ckpt, idle, n_mine])
             t_posted = now
-        flags = sync.wait() if idle else sync.test()
+        # static dealing (no RMA, or fault injection) keeps the old lock-step: a blocking sync
+        flags = sync.wait() if (idle or not queue.dynamic) else sync.test()
         if flags is None:
             continue
 

@@ -114,7 +114,7 @@ def dos_deck(out, *, checkpoint_interval=None, broadening=0.05):
         "calculation": {"type": "dos"},
         "model": {"builtin": "cubic", "params": {"t": 1.0}, "electrons": 0.8},
         "kmesh": {"size": [20, 20, 20], "shift": [0.5, 0.5, 0.5], "chunk_size": 50,
-                  "symmetry": False},   # every k-point: a run long enough to interrupt
+                  "symmetry": False},            # the full mesh: 160 chunks
         "dos": {"broadening": broadening, "bins": 2000},
         "output": {"file": out, "overwrite": True, "plots": False,
                    "checkpoint_interval": checkpoint_interval},

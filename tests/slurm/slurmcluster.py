@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -71,6 +72,7 @@ def write_config(d, mpi_default="none"):
     ctld_port, slurmd_port = _free_ports(2)
     cpus, mem = _node_line()
     user = pwd.getpwuid(os.getuid()).pw_name
+    first_job_id = random.randint(1000, 60_000_000)
     conf = f"""\
 # private single-node Slurm for the hpcorb tests (tests/slurm/slurmcluster.py)
 ClusterName=hpcorbtest
@@ -98,6 +100,14 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 StateSaveLocation={d}/state
+# PMIx puts each step's client folder under TmpFS (spmix_appdir_UID_JOB.STEP);
+# the default /tmp is shared by every private cluster on the machine, whose
+# job ids all start at 1: a second cluster's step could not launch.
+TmpFS={d}/tmp
+# Job ids that differ between private clusters on one machine: Open MPI names
+# its shared-memory segments after the PMIx namespace (job.step), so two
+# clusters' job 7.0 on one host would share them (seen: segfault in vader).
+FirstJobId={first_job_id}
 SlurmdSpoolDir={d}/spool
 SlurmctldPidFile={d}/slurmctld.pid
 SlurmdPidFile={d}/slurmd.pid
@@ -111,12 +121,6 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
     path = os.path.join(d, "slurm.conf")
     with open(path, "w") as f:
         f.write(conf)
-    # PMIx client folders inside DIR: Slurm names them /tmp/spmix_appdir_UID_JOB.STEP by
-    # default, and a folder left by a killed step of an earlier private cluster (job ids
-    # start at 1 again) makes the step of a new job with the same id fail to launch.
-    os.makedirs(os.path.join(d, "pmix"), exist_ok=True)
-    with open(os.path.join(d, "mpi.conf"), "w") as f:
-        f.write(f"PMIxCliTmpDirBase={d}/pmix\n")
     return path
 
 
@@ -186,7 +190,7 @@ def start(d, mpi_default="none", timeout=60):
         raise ClusterError("not installed: " + ", ".join(missing) +
                            " (apt-get install slurm-wlm munge; ./run setup does it)")
     d = os.path.abspath(d)
-    for sub in ("munge", "state", "spool"):
+    for sub in ("munge", "state", "spool", "tmp"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     os.chmod(d, 0o755)
     os.chmod(os.path.join(d, "munge"), 0o700)
