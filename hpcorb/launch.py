@@ -443,6 +443,8 @@ def run_deck(path: str) -> int:
             log = Logger(comm)
         capture_warnings(lambda text: log.warning(text))
         log(f"hpcorb {deck.type}: deck {deck.path} on {comm.size} rank{'s' if comm.size > 1 else ''}")
+        if os.environ.get("HPCORB_BLAS_NOTE"):
+            log(os.environ["HPCORB_BLAS_NOTE"])
         e = est[0] if est else None
         if e is not None:
             log(f"estimate: ~{e.bytes_per_rank / 1024 ** 2:.0f} MB per rank, {e.items:.4g} work items"
