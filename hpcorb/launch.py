@@ -45,7 +45,7 @@ from .models.build import build_model
 from .models.materials import orthogonalized_model
 from .parallel import signals, world
 from .parallel.checkpoint import Checkpoint
-from .parallel.engine import RankFailure
+from .parallel.engine import PeerLost, RankFailure
 
 HELP = __doc__
 
@@ -151,9 +151,18 @@ def mpi_command(n: int | None, argv: list[str]) -> list[str]:
     return [mpiexec, "-n", str(n), "--bind-to", "none", *py]
 
 
+# Open MPI's mpiexec, when it is signalled (SIGTERM, SIGINT) or a rank dies, sends
+# the ranks SIGCONT, waits this long, sends SIGTERM, waits this long again and
+# sends SIGKILL.  Its default (1 s) is too short for a checkpoint on a busy
+# machine; a user's own OMPI_MCA_odls_base_sigkill_timeout is kept.
+MPIEXEC_GRACE_S = 10
+
+
 def _die_with_parent():
     """In the child before exec: SIGTERM when the launcher dies (even by SIGKILL),
-    so mpiexec and its ranks checkpoint instead of running on orphaned."""
+    so mpiexec ends its ranks (after its grace period) instead of leaving them
+    orphaned; the ranks themselves notice the launcher's death sooner
+    (``signals.watch``) and checkpoint."""
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))    # PR_SET_PDEATHSIG
@@ -171,10 +180,17 @@ def run_child(cmd: list[str]) -> int:
     where the engine checkpoints.  Rank 0 writes its exit code into
     HPCORB_STATUS_FILE: 75 is returned even when mpiexec itself was
     signalled and exits 1.  One BLAS/OpenMP thread per rank unless the user
-    set OMP_NUM_THREADS."""
+    set OMP_NUM_THREADS.
+
+    The ranks learn the launcher's PID (``HPCORB_LAUNCHER``) and stop with a
+    checkpoint when it dies without a word (kill -9), and mpiexec gets the
+    grace period MPIEXEC_GRACE_S between its SIGTERM and SIGKILL to the ranks
+    (when mpiexec itself is signalled, or a rank dies)."""
     env = dict(os.environ)
     if "OMP_NUM_THREADS" not in env:
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["HPCORB_LAUNCHER"] = signals.launcher_env()
+    env.setdefault("OMPI_MCA_odls_base_sigkill_timeout", str(MPIEXEC_GRACE_S))
     with tempfile.TemporaryDirectory(prefix="hpcorb-run-") as tmp:
         status = os.path.join(tmp, "status")
         sigfile = os.path.join(tmp, "signal")
@@ -236,8 +252,11 @@ def run_child(cmd: list[str]) -> int:
         _err(f"{os.path.basename(cmd[0])} exited 0 but rank 0 never reported: the ranks did not run, "
              "nothing was computed (see the messages above); run the same command again")
         return EXIT_FAILED
-    if code is not None and code != 0 and rc != 0:
-        return code         # e.g. 75 while mpiexec, itself signalled, says 1
+    if code is not None:
+        # rank 0's own verdict (written after the last collective step): 75 while
+        # mpiexec, itself signalled, says 1; 0 when the run finished and its
+        # results were verified before mpiexec's SIGTERM reached the ranks
+        return code
     return rc if rc >= 0 else 128 - rc
 
 
@@ -410,6 +429,8 @@ def run_deck(path: str) -> int:
 
     signals.install(signals.NAMES)   # SIGTERM/SIGUSR1/SIGINT -> checkpoint at the next sync, not death
     comm = world()
+    if comm.size > 1:
+        signals.watch()              # the launcher or mpiexec killed outright -> the same as SIGTERM
     started = now_iso()
     log = Logger(comm)
     capture_warnings(lambda text: log.warning(text))
@@ -478,6 +499,13 @@ def run_deck(path: str) -> int:
             if log.file:
                 log._write("ERROR " + str(e) + "\n")
         code = EXIT_FAILED
+    except PeerLost as e:
+        # a rank is dead: no collective can complete, MPI_Finalize included.
+        # Say so from whichever rank noticed, free the lock, leave at once.
+        log.error(str(e))
+        _finish(comm, log, lock, EXIT_FAILED)
+        sys.stderr.flush()
+        os._exit(EXIT_FAILED)
     except RankFailure as e:
         if comm.rank == 0:
             log.error(str(e))
@@ -744,8 +772,8 @@ def main(argv=None) -> int:
     cmd, rest = argv[0], argv[1:]
     capture_warnings(lambda text: print(f"hpcorb: warning: {text}", file=sys.stderr, flush=True))
     try:
-        if cmd == "_run":
-            return run_deck(rest[0])
+        if cmd == "_run":       # a rank started by run_child (mpiexec/srun)
+            return signals.rank_exit_code(run_deck(rest[0]), world().rank)
         if cmd == "version":
             print(__version__)
             return 0

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import time
 import traceback
 from dataclasses import dataclass
@@ -128,20 +129,39 @@ class ChunkQueue:
             self.win = None
 
 
+class PeerLost(RankFailure):
+    """A rank waited at a sync point for a peer that is dead (or for a runtime
+    that is gone): the sync can never complete, so the run ends (exit 1; the
+    last checkpoint stays)."""
+
+
 class _Sync:
     """A sequence of non-blocking sums of a small int64 vector over all ranks.
 
     ``post(v)`` starts one; ``test()`` returns the sum when every rank has
     posted (else None); ``wait()`` waits for it.  One is in flight at a time.
+
+    A rank that dies (kill -9, out of memory) never posts: Open MPI ends the
+    others after its grace period, but nothing in a polling wait notices a
+    dead peer by itself.  So ``wait()`` looks, about once a second, at the
+    processes it can see (:meth:`_lost`) and raises :class:`PeerLost`
+    instead of waiting for ever.
     """
 
-    def __init__(self, comm):
+    CHECK_EVERY = 1.0          # s between liveness checks while waiting
+    ORPHAN_GRACE = 60.0        # s a rank whose parent is gone waits before it gives up
+
+    def __init__(self, comm, peers=None):
         self.comm = comm
         self.req = None
         self.out = None
         self.posted = False
+        self.peers = peers or []       # [(rank, pid, start)] on this host, self excluded
+        self.ppid = os.getppid()
 
     def post(self, vec):
+        if self.posted:
+            raise RuntimeError("a sync is already in flight")
         self.posted = True
         if self.comm.size == 1:
             self.out = np.array(vec, dtype=np.int64)
@@ -160,14 +180,46 @@ class _Sync:
 
     def wait(self):
         """Wait politely (a short sleep between tests, so an idle rank does not
-        steal the core of a rank that still computes)."""
+        steal the core of a rank that still computes), checking now and then
+        that the wait can end at all."""
+        if not self.posted:
+            # (a wait without a post would never end: a bug, never a hang)
+            raise RuntimeError("wait() without a sync in flight")
         delay = 1e-4
+        t0 = t_check = time.monotonic()
         while True:
             out = self.test()
             if out is not None:
                 return out
             time.sleep(delay)
             delay = min(2 * delay, 0.02)
+            now = time.monotonic()
+            if now - t_check >= self.CHECK_EVERY:
+                t_check = now
+                why = self._lost(now - t0)
+                if why:
+                    raise PeerLost(why)
+
+    def _lost(self, waited):
+        """Why the sync in flight can never complete, or None."""
+        for rank, pid, start in self.peers:
+            if not signals.proc_alive(pid, start):
+                return (f"rank {rank} (pid {pid}) died while rank {self.comm.rank} waited for it "
+                        "at a sync point; the run cannot go on (the last checkpoint is kept)")
+        if os.getppid() != self.ppid and waited >= self.ORPHAN_GRACE:
+            return (f"rank {self.comm.rank}: its MPI launcher (pid {self.ppid}) is gone and the ranks "
+                    f"have not met for {waited:.0f} s; giving up (the last checkpoint is kept)")
+        return None
+
+
+def _local_peers(comm):
+    """Collective: the other ranks that run on this host, as (rank, pid, start
+    time): the processes :class:`_Sync` can watch."""
+    if comm.size == 1:
+        return []
+    me = (socket.gethostname(), os.getpid(), signals.proc_start(os.getpid()))
+    return [(r, pid, start) for r, (host, pid, start) in enumerate(comm.allgather(me))
+            if host == me[0] and r != comm.rank]
 
 
 # ------------------------------------------------- double-double accumulation
@@ -324,9 +376,11 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
     n_total = plan.n_chunks
     n_done_start = int(done.sum())
     queue = ChunkQueue(comm, len(todo))
-    sync = _Sync(comm)
+    sync = _Sync(comm, _local_peers(comm))
 
-    t_start = time.time()
+    # intervals on the monotonic clock: a wall clock stepped back must not
+    # delay a sync, a checkpoint or a progress line
+    t_start = time.monotonic()
     t_ckpt = t_start
     t_progress = t_start
     t_posted = t_start
@@ -341,8 +395,13 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
     # is done only where every rank agrees to stop -- an unexpected exception
     # on one rank must reach the launcher's abort, not hang in a collective)
     while True:
-        # ---- compute one chunk (unless the queue is empty or we failed)
-        if not out_of_work and error is None:
+        # A rank that caught a stop request (signal, launcher gone) takes no new
+        # chunk: it goes straight to the next sync, where all ranks learn of it.
+        # (Open MPI's mpiexec gives the ranks only a grace period between its
+        # SIGTERM and its SIGKILL.)
+        stopping = sigs.caught is not None
+        # ---- compute one chunk (unless the queue is empty, we failed or we stop)
+        if not out_of_work and error is None and not stopping:
             i = queue.next()
             if i is None:
                 out_of_work = True
@@ -359,16 +418,20 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
                     error = _describe(exc, comm.rank, start, stop, label)
                 signals.fault_point(comm.rank)
         idle = out_of_work or error is not None
+        # Static dealing (no RMA, or fault injection) runs in lock-step: one
+        # sync per chunk, posted and completed by every rank in the same
+        # iteration.  It must not depend on a clock: a rank that skipped a
+        # post would wait for ever, and so would everyone else.
+        blocking = idle or stopping or not queue.dynamic
 
-        # ---- post the next sync when it is due (always when idle)
-        now = time.time()
-        if not sync.posted and (idle or now - t_posted >= sync_seconds):
+        # ---- post the next sync when it is due (always when blocking)
+        now = time.monotonic()
+        if not sync.posted and (blocking or now - t_posted >= sync_seconds):
             want_ckpt = (comm.rank == 0 and checkpoint is not None and checkpoint_interval > 0
                          and now - t_ckpt >= checkpoint_interval)
             sync.post([error is not None, sigs.caught is not None, want_ckpt, idle, n_mine])
             t_posted = now
-        # static dealing (no RMA, or fault injection) keeps the old lock-step: a blocking sync
-        flags = sync.wait() if (idle or not queue.dynamic) else sync.test()
+        flags = sync.wait() if blocking else sync.test()
         if flags is None:
             continue
 
@@ -389,15 +452,15 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
             except SystemFault:            # raised on every rank (_on_rank0): free the window first
                 queue.close()
                 raise
-            t_ckpt = time.time()
+            t_ckpt = time.monotonic()
             log(f"{stage}: checkpoint written ({n_done}/{n_total} chunks) "
                 f"in {t_ckpt - now:.2f} s -> {checkpoint.path}")
         if flags[1]:
-            names = [s for s in comm.allgather(sigs.caught) if s]
-            log(f"{stage}: received {signals.received(names[0])}; stopping after the checkpoint "
+            name = signals.pick(comm.allgather(sigs.caught))
+            log(f"{stage}: received {signals.received(name)}; stopping after the checkpoint "
                 "(run the same command again to resume)")
             queue.close()
-            raise CheckpointStop(names[0])
+            raise CheckpointStop(name)
         if all_idle:
             break
         if comm.rank == 0 and now - t_progress >= progress_interval:
@@ -416,7 +479,7 @@ def run_chunks(plan: Plan, kernel, template: dict, comm, *, mode: str = "sum",
         result[name] = comm.bcast(red[name] if comm.rank == 0 else None)
     if checkpoint is not None:
         _on_rank0(comm, checkpoint.save_stage, stage, plan, mode, np.ones(plan.n_chunks, dtype=bool), result)
-    elapsed = time.time() - t_start
+    elapsed = time.monotonic() - t_start
     if len(todo):
         log(f"{stage}: {plan.n_chunks} chunks of {plan.chunk_size} {label} done in "
             f"{fmt_seconds(elapsed)} on {comm.size} rank{'s' if comm.size > 1 else ''}"
