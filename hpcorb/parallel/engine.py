@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import time
 import traceback
 from dataclasses import dataclass
@@ -213,11 +212,12 @@ class _Sync:
 
 
 def _local_peers(comm):
-    """Collective: the other ranks that run on this host, as (rank, pid, start
-    time): the processes :class:`_Sync` can watch."""
+    """Collective: the other ranks whose PIDs this rank can look at (same host,
+    same PID namespace), as (rank, pid, start time): the processes
+    :class:`_Sync` can watch."""
     if comm.size == 1:
         return []
-    me = (socket.gethostname(), os.getpid(), signals.proc_start(os.getpid()))
+    me = (signals.process_space(), os.getpid(), signals.proc_start(os.getpid()))
     return [(r, pid, start) for r, (host, pid, start) in enumerate(comm.allgather(me))
             if host == me[0] and r != comm.rank]
 

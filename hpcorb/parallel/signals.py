@@ -162,15 +162,28 @@ def proc_alive(pid: int, start: int | None = None) -> bool:
     return got is not None and (start is None or got == start)
 
 
+def process_space() -> str:
+    """Where a PID means something: host name, boot id and PID namespace (two
+    containers on one machine may share a host name, not a PID namespace)."""
+    parts = [socket.gethostname().replace(" ", "_")]
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            parts.append(f.read().strip())
+        parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+    except OSError:
+        pass
+    return "/".join(parts)
+
+
 def launcher_env() -> str:
     """Value of ``HPCORB_LAUNCHER`` for the ranks this process starts: PID, start
-    time and host of this process."""
-    return f"{os.getpid()} {proc_start(os.getpid()) or 0} {socket.gethostname()}"
+    time and process space (:func:`process_space`) of this process."""
+    return f"{os.getpid()} {proc_start(os.getpid()) or 0} {process_space()}"
 
 
 def watch(interval: float = 0.5) -> bool:
     """In a rank: start (once) a daemon thread that notes the death of the
-    launcher (``HPCORB_LAUNCHER``, when it runs on this host) or of this
+    launcher (``HPCORB_LAUNCHER``, when its PID is visible here) or of this
     process's parent as a stop request (see the module doc).  It only reads
     /proc and sets ``STATE.caught``; it never calls MPI.  Returns True when a
     thread watches."""
@@ -178,7 +191,7 @@ def watch(interval: float = 0.5) -> bool:
         return True
     targets = []
     spec = os.environ.get("HPCORB_LAUNCHER", "").split()
-    if len(spec) == 3 and spec[2] == socket.gethostname() and spec[0].isdigit():
+    if len(spec) == 3 and spec[2] == process_space() and spec[0].isdigit():
         pid, start = int(spec[0]), int(spec[1]) if spec[1].isdigit() else 0
         if pid != os.getpid():
             targets.append((LAUNCHER_GONE, f"the launcher (pid {pid})", pid, start or None))
