@@ -170,7 +170,20 @@ def _die_with_parent():
         pass
 
 
-def run_child(cmd: list[str]) -> int:
+def _run_folder(near: str | None):
+    """A private folder for the launcher's status and signal files: a hidden one
+    beside the results file when it can be made there (the output's file
+    system is the one every node of a Slurm job sees, the batch node's /tmp is
+    not), else in the system's temporary folder."""
+    if near:
+        try:
+            return tempfile.TemporaryDirectory(prefix=".hpcorb-run-", dir=near)
+        except OSError:
+            pass
+    return tempfile.TemporaryDirectory(prefix="hpcorb-run-")
+
+
+def run_child(cmd: list[str], near: str | None = None) -> int:
     """Run mpiexec/srun; the one signal model on the launcher's side.
 
     The child runs in its own process group, so SIGTERM/SIGUSR1/SIGINT sent to
@@ -179,8 +192,9 @@ def run_child(cmd: list[str]) -> int:
     sends SIGUSR1 to the child, which Open MPI and srun forward to every rank,
     where the engine checkpoints.  Rank 0 writes its exit code into
     HPCORB_STATUS_FILE: 75 is returned even when mpiexec itself was
-    signalled and exits 1.  One BLAS/OpenMP thread per rank unless the user
-    set OMP_NUM_THREADS.
+    signalled and exits 1.  These two files live in a private folder beside
+    the results file (``near``: every rank can reach it, on any node).
+    One BLAS/OpenMP thread per rank unless the user set OMP_NUM_THREADS.
 
     The ranks learn the launcher's PID (``HPCORB_LAUNCHER``) and stop with a
     checkpoint when it dies without a word (kill -9), and mpiexec gets the
@@ -191,7 +205,7 @@ def run_child(cmd: list[str]) -> int:
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env["HPCORB_LAUNCHER"] = signals.launcher_env()
     env.setdefault("OMPI_MCA_odls_base_sigkill_timeout", str(MPIEXEC_GRACE_S))
-    with tempfile.TemporaryDirectory(prefix="hpcorb-run-") as tmp:
+    with _run_folder(near) as tmp:
         status = os.path.join(tmp, "status")
         sigfile = os.path.join(tmp, "signal")
         env["HPCORB_STATUS_FILE"] = status
@@ -277,13 +291,44 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def _slurm_incarnation():
+    """(job id, restart count) of the Slurm job this process belongs to, or None.
+
+    A requeued job (``scontrol requeue``, a node failure, preemption) keeps its
+    job id and counts up SLURM_RESTART_COUNT; Slurm ends every process of the
+    earlier incarnation before it starts the next one, on whatever node."""
+    job = os.environ.get("SLURM_JOB_ID", "").strip()
+    if not job.isdigit():
+        return None
+    restart = os.environ.get("SLURM_RESTART_COUNT", "0").strip()
+    return job, restart if restart.isdigit() else "0"
+
+
+def _lock_text() -> str:
+    """The lock's content: PID, host and, inside Slurm, job id and restart count."""
+    fields = [str(os.getpid()), socket.gethostname()]
+    slurm = _slurm_incarnation()
+    if slurm:
+        fields += list(slurm)
+    return " ".join(fields) + "\n"
+
+
 def lock_holder(path: str):
-    """(pid, host) of a live run holding ``path``, or None (free or stale)."""
+    """(pid, host) of a live run holding ``path``, or None (free or stale).
+
+    Stale: the holder ran on this host and its process is gone, or it ran in an
+    earlier incarnation of this Slurm job (same job id, another restart count:
+    the job was requeued, possibly onto another node, after its processes were
+    killed).  A lock from another host is otherwise taken as live: its process
+    cannot be looked at from here."""
     try:
         with open(path) as f:
-            pid_s, _, host = f.read().strip().partition(" ")
-        pid = int(pid_s)
-    except (OSError, ValueError):
+            fields = f.read().split()
+        pid, host = int(fields[0]), fields[1]
+    except (OSError, ValueError, IndexError):
+        return None
+    slurm = _slurm_incarnation()
+    if slurm and len(fields) >= 4 and fields[2] == slurm[0] and fields[3] != slurm[1]:
         return None
     if host == socket.gethostname() and not _alive(pid):
         return None
@@ -297,9 +342,9 @@ def _lock_message(out, path, holder):
 
 
 def acquire_lock(out: str) -> str:
-    """Create ``out.lock`` (PID and host); take over a stale one; refuse a live one."""
+    """Create ``out.lock`` (PID, host, Slurm job); take over a stale one; refuse a live one."""
     path = out + ".lock"
-    me = f"{os.getpid()} {socket.gethostname()}\n"
+    me = _lock_text()
     for _ in range(3):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -397,12 +442,13 @@ def cmd_run_deck(args) -> int:
             return EXIT_INPUT
         return run_deck(path)
     # one-line errors before any rank starts
-    validate(path, n_ranks=n or 1, local=not in_slurm())
+    deck, _ = validate(path, n_ranks=n or 1, local=not in_slurm())
+    near = os.path.dirname(os.path.abspath(deck["output"]["file"]))
     if in_slurm():
-        return run_child(mpi_command(n, ["_run", path]))
+        return run_child(mpi_command(n, ["_run", path]), near)
     if n is None or n == 1:
         return run_deck(path)
-    return run_child(mpi_command(n, ["_run", path]))
+    return run_child(mpi_command(n, ["_run", path]), near)
 
 
 def _agree(comm, fn):

@@ -16,6 +16,7 @@ import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,8 @@ import pytest
 
 from helpers import write_deck
 
+from hpcorb.errors import InputError
+from hpcorb.launch import acquire_lock, lock_holder, release_lock
 from hpcorb.parallel import signals, world
 from hpcorb.parallel.comm import SerialComm
 from hpcorb.parallel.engine import PeerLost, Plan, _Sync, run_chunks
@@ -212,6 +215,7 @@ def test_signal_checkpoint_exit75_and_resume(tmp_path, refs, target, sig, calc, 
     assert want[target] in err, err[-3000:]
     assert "checkpoint written" in err
     assert os.path.exists(tmp_path / "r.h5.ckpt") and not os.path.exists(tmp_path / "r.h5")
+    assert not glob.glob(str(tmp_path / ".hpcorb-run-*"))      # the launcher's status folder is gone
     r = cli([deck, "-n", str(resume_ranks)], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "resuming from checkpoint" in r.stderr
@@ -392,6 +396,35 @@ def test_second_concurrent_run_refused_then_stale_lock_taken_over(tmp_path):
     assert not (tmp_path / "r.h5.lock").exists()
 
 
+def test_lock_of_an_earlier_incarnation_of_this_slurm_job_is_taken_over(tmp_path, monkeypatch):
+    """A Slurm job killed (kill -9, node failure) and requeued keeps its job id and
+    counts SLURM_RESTART_COUNT up, maybe on another node: its old lock is stale.
+    A lock of the same incarnation on another node (a second step of this job),
+    of another job, or without a job stays live: refused."""
+    out = str(tmp_path / "r.h5")
+    lock = tmp_path / "r.h5.lock"
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    lock.write_text("12345 node-that-died 4242 0\n")
+    assert lock_holder(str(lock)) is None
+    assert acquire_lock(out) == str(lock)
+    assert lock.read_text().split() == [str(os.getpid()), socket.gethostname(), "4242", "1"]
+    release_lock(str(lock))
+    assert not lock.exists()
+    for text in ("12345 othernode 4242 1\n", "12345 othernode 777 0\n", "12345 othernode\n"):
+        lock.write_text(text)
+        with pytest.raises(InputError, match=r"in use by another run \(pid 12345 on othernode"):
+            acquire_lock(out)
+        assert lock.read_text() == text                    # a live run's lock is never touched
+    # the same through the command line: ./run check judges the lock the same way
+    deck = write_deck(tmp_path / "d.toml", tables("kspace"))
+    lock.write_text("12345 node-that-died 4242 0\n")
+    slurm = {"SLURM_JOB_ID": "4242", "SLURM_RESTART_COUNT": "1"}
+    assert cli(["check", deck], cwd=tmp_path, env=slurm).returncode == 0
+    r = cli(["check", deck], cwd=tmp_path, env={**slurm, "SLURM_RESTART_COUNT": "0"})
+    assert r.returncode == 2 and "in use by another run" in _one_error(r.stderr)
+
+
 def test_warnings_become_one_log_line():
     import io
     import warnings
@@ -446,6 +479,7 @@ def test_kill9_of_the_launcher_leaves_a_checkpoint_and_no_orphans(tmp_path, refs
     assert "checkpoint written" in log and "exiting with code 75" in log, log[-2000:]
     assert (tmp_path / "r.h5.ckpt").exists() and not (tmp_path / "r.h5.lock").exists()
     assert not (tmp_path / "r.h5").exists()
+    assert not glob.glob(str(tmp_path / ".hpcorb-run-*"))      # rank 0 removed the dead launcher's folder
     r = cli([deck, "-n", "2"], cwd=tmp_path)
     assert r.returncode == 0 and "resuming from checkpoint" in r.stderr, r.stderr[-2000:]
     assert_same(tmp_path / "r.h5", refs["kspace"])
