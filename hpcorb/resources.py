@@ -118,18 +118,20 @@ def model_states(deck: Deck) -> tuple[int, str]:
 
 def kspace_estimate(deck: Deck, n_ranks: int, *, template_bytes: float, per_k_matrices: float = 6,
                     extra_bytes: float = 0.0, extra_key: str | None = None, per_k_eigh: float = 1.0,
-                    extra_items: float = 0.0) -> Estimate:
+                    extra_items: float = 0.0, per_k_overhead: float = PER_ITEM_S) -> Estimate:
     """Memory per rank of a k-mesh calculation: engine bookkeeping (``kmesh.size``),
     one chunk of ``per_k_matrices`` N x N complex matrices per k (``model.*``)
     and ``extra_bytes`` set by ``extra_key`` (energy grids, histograms).  Time:
     ``per_k_eigh`` eigendecompositions per (irreducible) k-point, the mesh
     reduced by at most :data:`SYMMETRY_GAIN` when ``[kmesh] symmetry`` is on,
-    plus ``extra_items`` unreduced items of the same cost (band-structure paths)."""
+    plus ``extra_items`` unreduced items of the same cost (band-structure paths),
+    each with ``per_k_overhead`` seconds of Python/numpy work that does not scale
+    with N (what dominates small models)."""
     size = deck["kmesh"]["size"] or [1]
     n_k = float(np.prod(np.asarray(size, dtype=float)))
     n, model_key = model_states(deck)
     gain = SYMMETRY_GAIN.get(len(size), 1.0) if deck["kmesh"].get("symmetry", False) else 1.0
-    seconds = (n_k / gain + extra_items) * per_k_eigh * eigh_seconds(n)
+    seconds = (n_k / gain + extra_items) * (per_k_eigh * EIGH_S_N3 * float(n) ** 3 + per_k_overhead)
     chunk = deck["kmesh"]["chunk_size"] or default_chunk_size(int(min(n_k, 2 ** 62)),
                                                               cost_hint=max(1.0, (n / 40.0) ** 3))
     parts = {"kmesh.size": kmesh_engine_bytes(n_k, chunk, template_bytes),
