@@ -22,8 +22,9 @@ exits with 75.
 
 A launcher that is killed outright (kill -9: no handler runs) cannot forward
 anything.  The ranks therefore watch it themselves (:func:`watch`): the
-launcher puts its PID, start time and host into ``HPCORB_LAUNCHER``, and a
-daemon thread in every rank on that host notes its death in ``STATE.caught``
+launcher puts its PID, start time and host (with boot id and PID namespace)
+into ``HPCORB_LAUNCHER``, and a daemon thread in every rank on that host
+notes its death in ``STATE.caught``
 (as :data:`LAUNCHER_GONE`) exactly as if a SIGTERM had come, so the ranks
 checkpoint at their next sync point and exit with 75.  The same thread notes
 the death of the rank's own parent (mpiexec, orted, slurmstepd) as
