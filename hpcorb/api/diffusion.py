@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import DeckError
 from ..io.results import Results
-from ..kernels.diffusion import diffusion_kernel, to_siemens_per_metre
+from ..kernels.diffusion import diffusion_kernel, support_of, to_siemens_per_metre
 from ..models import lowdin
 from ..models.build import build_model
 from ..models.orbitals import model_operators
@@ -133,6 +133,51 @@ def _linear_in_soc(models, scales, tol=1e-13):
     return a, b, ts
 
 
+def _same_overlap(models):
+    """True when every model is non-orthogonal with the same R vectors and overlaps
+    (the SOC scales of a material): S(k)^-1/2 and its derivative are then shared."""
+    m0 = models[0]
+    if m0.S is None:
+        return False
+    return all(m.S is not None and m.R.shape == m0.R.shape and np.all(m.R == m0.R)
+               and m.S.shape == m0.S.shape and np.all(m.S == m0.S) for m in models[1:])
+
+
+def hamiltonians_for(models, lin=None):
+    """hk(kf) -> iterator of (H, dH/dk) per model in the orthonormal (Loewdin) basis.
+
+    lin: :func:`_linear_in_soc`'s result (H and dH/dk of every scale from two
+    models).  Non-orthogonal models with a common overlap (a SOC scan) share
+    one S(k)^-1/2 and its derivative per k-point, the same products as
+    :func:`hpcorb.models.lowdin.hk_dhk` (identical results)."""
+    base = models if lin is None else [models[lin[0]], models[lin[1]]]
+    shared = len(base) > 1 and _same_overlap(base)
+
+    def build(kf):
+        if not shared:
+            return [lowdin.hk_dhk(m, kf) for m in base]
+        S, dS = base[0].dsk(kf)
+        X, dX = lowdin.inv_sqrt_and_derivative(S, dS)
+        out = []
+        for m in base:
+            H, dH = m.hk_dhk(kf)
+            Hp = X @ H @ X
+            dHp = (dX @ H[:, None] @ X[:, None] + X[:, None] @ dH @ X[:, None]
+                   + X[:, None] @ H[:, None] @ dX)
+            out.append((Hp, dHp))
+        return out
+
+    def hk(kf):
+        pairs = build(kf)
+        if lin is None:
+            yield from pairs
+            return
+        (Ha, dHa), (Hb, dHb) = pairs
+        for t in lin[2]:
+            yield Ha + t * (Hb - Ha), dHa + t * (dHb - dHa)
+    return hk
+
+
 def operators(model):
     """(sigma, L), each (3, N, N), in the model's (orthonormalized) basis."""
     L, S = model_operators(model)
@@ -197,17 +242,9 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
     if lin is not None:
         log(f"diffusion: H is linear in the SOC scale: H(k) and dH/dk of {nS} scales from 2 models")
 
-    def hamiltonians(kf):
-        """(H, dH) per SOC scale for the k-points kf."""
-        if lin is None:
-            for m in models:
-                yield lowdin.hk_dhk(m, kf)
-            return
-        a, b, ts = lin
-        Ha, dHa = lowdin.hk_dhk(models[a], kf)
-        Hb, dHb = lowdin.hk_dhk(models[b], kf)
-        for t in ts:
-            yield Ha + t * (Hb - Ha), dHa + t * (dHb - dHa)
+    hamiltonians = hamiltonians_for(models, lin)
+    # with symmetry only the components that the rebuild below reads are evaluated
+    support = support_of(rots) if len(rots) > 1 else None
 
     def kernel(start, stop):
         kf = irr.frac(start, stop)
@@ -217,7 +254,7 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
         for s, (H, dH) in enumerate(hamiltonians(kf)):
             for b in range(0, len(kf), batch):
                 c, t = diffusion_kernel(H[b:b + batch], dH[b:b + batch], sigma, L, efs[s] + energies, gamma,
-                                        weights=w[b:b + batch])
+                                        weights=w[b:b + batch], support=support)
                 ch[s] += c
                 te[s] += t
         return {"charge": ch, "tensor": te}
