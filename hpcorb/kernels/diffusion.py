@@ -200,9 +200,12 @@ def _block_residues(E, U, dH, opsJ, ratio, gamma, b):
     Ud = _dag(U)
     v = Ud[:, None] @ dH @ U[:, None]                                   # (nk, 3, N, N)
     Aop = Ud[:, None] @ (opsJ @ U[:, None])                             # (nk, 6, N, N), f_X folded in
-    # currents {v_j, A_b} = A v + (A v)^dagger, [k, (X, b, j), x, n]
-    AV = (Aop[:, :, None] @ v[:, None]).reshape(nk, 18, N, N)
-    J = np.add(AV, np.conj(np.swapaxes(AV, -1, -2)))
+    # currents {v_j, A_b} = A v + (A v)^dagger in [k, x, (X, b, j), n] layout (Jx): one
+    # (6N x N) @ (N x 3N) product per k, and Jx reshaped is the right operand of the pole-l GEMM
+    Ar = np.ascontiguousarray(Aop.transpose(0, 2, 1, 3)).reshape(nk, 6 * N, N)       # [k, (x, o), p]
+    vr = np.ascontiguousarray(v.transpose(0, 2, 1, 3)).reshape(nk, N, 3 * N)         # [k, p, (j, n)]
+    AV = (Ar @ vr).reshape(nk, N, 18, N)
+    Jx = np.add(AV, np.conj(AV.transpose(0, 3, 2, 1)))                  # [k, x, c, n]
     dE = E[:, :, None] - E[:, None, :]                                  # E_n - E_x
     A = 1.0 / (dE - 2j * gamma)                                         # a_nx
     blk = np.arange(N) // b
@@ -222,11 +225,10 @@ def _block_residues(E, U, dH, opsJ, ratio, gamma, b):
     Yt = np.empty((nk, 6, 3, N, N), dtype=complex)
     np.subtract(np.swapaxes(P2, -1, -2), np.conj(Z), out=Yt)
     # c1_x = sum_n J_xn Y_nx - sum_n (VD J)_xn OA_nx, the second with OA_nx = -conj(OA_xn)
-    Jx = J.transpose(0, 2, 1, 3)                                        # [k, x, c, n]
     c1 = (Jx @ Yt.reshape(nk, 18, N, N).transpose(0, 2, 3, 1)).reshape(nk, N, 18, 6, 3)
     # the pole-l term in [row, operator, column] layout: one (3N x N) @ (N x 18N) GEMM per k
     VDr = np.ascontiguousarray(VD.transpose(0, 2, 1, 3)).reshape(nk, 3 * N, N)       # [k, (x, i), l]
-    Jr = np.ascontiguousarray(Jx).reshape(nk, N, 18 * N)                # [k, l, (c, n)]
+    Jr = Jx.reshape(nk, N, 18 * N)                                      # [k, l, (c, n)]
     Q = (VDr @ Jr).reshape(nk * N, 54, N)                               # [(k, x), (i, c), n]
     cOAr = np.conj(OA.transpose(0, 2, 1, 3)).reshape(nk * N, 6, N)      # [(k, x), d, n] = conj(OA_xn)
     T2 = Q @ np.swapaxes(cOAr, 1, 2)                                    # [(k, x), (i, c), d]
