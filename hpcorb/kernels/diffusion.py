@@ -51,21 +51,42 @@ non-degenerate term sum_n [(v o D) J]_ln (O o A)_nl (one GEMM), and the
 diagonal (J (O o A))_ll.  All energies then follow from one real GEMM
 (n_E x 4 P) @ (4 P x components) per batch (:func:`pole_sum`), P poles.
 
-Kramers pairs.  With spin-orbit coupling and inversion every level is a
-Kramers pair: eigh returns the two bands of a pair next to each other, so
-where a k-point's spectrum is clean pairs (E_2a = E_2a+1 within delta, pairs
-at least delta apart; :func:`_kramers`) the degenerate terms are taken per
-pair as one batched product over contiguous 2-band blocks (no gathers of
-index lists), and the two residues of a pair are summed into one pole
-(P = N/2 per k).  Other k-points (accidental or symmetry degeneracies beyond
-pairs, spinless models) take the general pair-list path; a batch may mix both.
+Blocks (the fast path).  Where a k-point's spectrum is clean blocks --
+every level alone (block size b = 1) or clean Kramers pairs (b = 2: with
+spin-orbit coupling and inversion; eigh returns the two bands of a pair next
+to each other, split by less than EXACT * Gamma, pairs at least delta apart;
+:func:`_blocks`) -- the degenerate terms live on contiguous b x b diagonal
+blocks and the b residues of a block are summed into one pole (P = N/b per
+k).  :func:`_block_residues` keeps every operator as [k, operator, row, col]
+(stacks of N x N GEMMs; the Green's-function weights broadcast over whole
+N x N blocks), the row contractions sum_n X_xn Y_xn run as GEMMs batched
+over (k, x) on strided views, the pole-l product (v o D) J is one
+(3N x N) @ (N x 18N) GEMM per k in [row, operator, column] layout, and the
+double-pole term needs W = J (O o A) only on the diagonal blocks (one
+(18b x N) @ (N x 6b) product per block).  Transposes are limited to single
+N x N blocks and to the 18 currents once per k.  Other k-points
+(accidental or symmetry degeneracies beyond pairs, near-degeneracies) take
+the general pair-list path (:func:`_general_poles`); a batch may mix both.
 :mod:`hpcorb.kernels.diffusion_slow` evaluates the same quantity literally
 (explicit inverses) for the tests.
 
-Cost (18 bands, 100 energies): about 1.0e6 complex multiply-adds per k for
-the residues (the (v o D) J products for 54 current/gradient pairs dominate)
-plus 2.4e6 real multiply-adds for the energy GEMM -- some 30-50 times the
-flops of one 18 x 18 eigendecomposition; ``./run bench diffusion`` measures it.
+Energies.  Each pole contributes a closed form in eps (Lorentzian powers),
+so the energy dependence is exact: all energies follow from one real GEMM
+(n_E x 4P) @ (4P x components) per batch (:func:`pole_sum`).  A histogram of
+pole energies (binning the poles and weighting the bins at the end) would
+trade this for a binning error ~ (bin / Gamma); with a 1e-10 accuracy
+requirement the bins would have to be far narrower than the pole spacing,
+and the GEMM is already a few per cent of the kernel.
+
+Symmetry.  With a point group the k-sum is rebuilt as (1/|G|) sum_g rho(g) S;
+components whose column of that projector vanishes never reach the result
+(:func:`support_of`; cubic: 87 of the 333), so the energy sum evaluates only
+the others (``support``).
+
+Cost (18 bands, 100 energies, NRL Ta): about 160 N^3 complex multiply-adds
+per k (rotations 18, currents 18, (O o A)[v | v o D] 36, (v o D) J 54, the
+row contractions ~35) plus the energy GEMM; ``./run bench diffusion``
+measures it against the eigendecomposition.
 
 Output layout: ``charge[e, i, j]`` (i gradient, j current) and
 ``tensor[e, X, beta, j, Y, alpha, i]`` (X current kind, Y density kind:
@@ -92,19 +113,15 @@ def _dag(X):
     return np.conj(np.swapaxes(X, -1, -2))
 
 
-def _group(J, O, A, v, VD, kram, deg_pairs):
-    """Pole residues of one (currents, densities) group.
+def _group(J, O, A, v, VD, deg_pairs):
+    """Pole residues of one (currents, densities) group, general path (one pole per band).
 
     J (nk, nJ, N, N) currents, O (nk, nO, N, N) densities, A (nk, N, N) = a_nx,
-    v (nk, 3, N, N), VD = v o D (D_lm = 1/(E_l - E_m), 0 inside degenerate
-    groups); kram (nk,) bool: k whose spectrum is clean Kramers pairs
-    (bands 2a, 2a+1 degenerate, pairs apart); deg_pairs = (kk, l, m)
-    off-diagonal degenerate pairs of the other k.
-    Returns c1 (nk, N, nJ, nO, 3), the coefficient of g^*; c2k (nkr, N/2,
-    nJ, nO, 3), the g^*2 coefficient of each Kramers pair a (poles 2a, 2a+1
-    summed) for the kram k; c2 (nko, N, nJ, nO, 3), the diagonal g^*2
-    coefficient of the other k; K (npairs, nJ, nO, 3) = -W_ml v_lm of their
-    off-diagonal degenerate pairs (W = J (O o A)).
+    v (nk, 3, N, N), VD = v o D (D_lm = 1/(E_l - E_m), 0 inside (near-)degenerate
+    groups); deg_pairs = (kk, l, m) the off-diagonal (near-)degenerate pairs.
+    Returns c1 (nk, N, nJ, nO, 3), the coefficient of g^*; c2 (nk, N, nJ, nO, 3),
+    the diagonal g^*2 coefficient; K (npairs, nJ, nO, 3) = -W_ml v_lm of the
+    off-diagonal degenerate pairs (W = J (O o A)), or None without pairs.
     """
     nk, nJ, N = J.shape[0], J.shape[1], J.shape[-1]
     nO = O.shape[1]
@@ -124,30 +141,17 @@ def _group(J, O, A, v, VD, kram, deg_pairs):
     Q = (VDl @ Jm.reshape(nk, N, nJ * N)).reshape(nk, N, 3 * nJ, N)    # [k, l, (i, J), n]
     OAl = np.ascontiguousarray(OA.transpose(0, 3, 2, 1))                # [k, l, n, o]
     c1 -= (Q @ OAl).reshape(nk, N, 3, nJ, nO).transpose(0, 1, 3, 4, 2)
-    # degenerate groups: -sum_lm W_ml v_lm g_l^* g_m^*
-    c2k = c2 = K = None
-    kr = np.flatnonzero(kram)
-    if len(kr):
-        # Kramers pairs are contiguous blocks: W_ml for l, m in the same pair a
-        # from one batched product per pair, no gathers (diagonal included)
-        h = N // 2
-        Jb = Jm[kr].reshape(len(kr), h, 2, 1, nJ, N)
-        OAb = OAl[kr].reshape(len(kr), h, 1, 2, N, nO)
-        W4 = (Jb @ OAb).reshape(len(kr), h, 4, nJ * nO)                # [k, a, (m', l'), (J, o)]
-        blk = np.arange(h)
-        vb = v[kr].reshape(len(kr), 3, h, 2, h, 2)[:, :, blk, :, blk, :]  # [a, k, i, l', m']
-        vb = vb.transpose(1, 0, 4, 3, 2).reshape(len(kr), h, 4, 3)      # [k, a, (m', l'), i]
-        c2k = -(np.swapaxes(W4, 2, 3) @ vb).reshape(len(kr), h, nJ, nO, 3)
-    ko = np.flatnonzero(~kram)
-    if len(ko):
-        Wd = Jm[ko] @ OAl[ko]                                           # [k, l, J, o] = (J OA)_ll
-        vd = np.diagonal(v[ko], axis1=2, axis2=3).transpose(0, 2, 1)    # [k, l, i]
-        c2 = -Wd[..., None] * vd[:, :, None, None, :]
-        kk, l_, m_ = deg_pairs
-        if len(kk):
-            Wp = Jm[kk, m_] @ OAl[kk, l_]                               # W_ml per pair: (p, J, o)
-            K = -Wp[..., None] * v[kk, :, l_, m_][:, None, None, :]
-    return c1, c2k, c2, K
+    # degenerate groups: -sum_lm W_ml v_lm g_l^* g_m^*; the diagonal l = m ...
+    Wd = Jm @ OAl                                                       # [k, l, J, o] = (J OA)_ll
+    vd = np.diagonal(v, axis1=2, axis2=3).transpose(0, 2, 1)            # [k, l, i]
+    c2 = -Wd[..., None] * vd[:, :, None, None, :]
+    # ... and the off-diagonal pairs (l != m in one group)
+    K = None
+    kk, l_, m_ = deg_pairs
+    if len(kk):
+        Wp = Jm[kk, m_] @ OAl[kk, l_]                                   # W_ml per pair: (p, J, o)
+        K = -Wp[..., None] * v[kk, :, l_, m_][:, None, None, :]
+    return c1, c2, K
 
 
 def _blocks(E, gamma):
@@ -167,8 +171,8 @@ def _blocks(E, gamma):
 
 
 def _kramers(E, delta):
-    """(nk,) bool: clean Kramers pairs (kept for the benchmark's printout): E_2a = E_2a+1
-    within EXACT * Gamma and pairs at least delta apart (delta = DEGENERACY * Gamma)."""
+    """(nk,) bool: clean Kramers pairs: E_2a = E_2a+1 within EXACT * Gamma and pairs
+    at least delta apart (delta = DEGENERACY * Gamma)."""
     return _blocks(E, delta / DEGENERACY) == 2
 
 
@@ -374,7 +378,6 @@ def _general_poles(E, U, dH, sigma, L, gamma):
     deg = np.abs(dE) < delta
     Dn = np.where(deg, 0.0, 1.0 / np.where(deg, 1.0, dE))               # 1/(E_l - E_m)
     VD = v * Dn[:, None]
-    kram = np.zeros(nk, dtype=bool)
     offdeg = deg & ~np.eye(N, dtype=bool)[None]
     pk, pl, pm = np.nonzero(offdeg)
     pairs = (pk, pl, pm)
@@ -382,7 +385,7 @@ def _general_poles(E, U, dH, sigma, L, gamma):
     poles = E.ravel()
     out = [[], [], [], []]
     for J, O in ((v, np.broadcast_to(np.eye(N), (nk, 1, N, N))), (Jt, Ot)):
-        c1, _, c2, K = _group(J, O, A, v, VD, kram, pairs)
+        c1, c2, K = _group(J, O, A, v, VD, pairs)
         ncomp = c1[0, 0].size
         c1 = c1.reshape(nk * N, ncomp)
         c2 = c2.reshape(nk * N, ncomp)
