@@ -162,13 +162,26 @@ def test_support_kernel_equals_full_after_rebuild(group):
     assert rel(rebuild(cs, rots, ("polar", "polar")), rebuild(cf, rots, ("polar", "polar"))) < 1e-13
 
 
-def test_soc_scan_shares_overlap_exactly():
+def test_soc_scan_shares_overlap_and_bloch_sums():
     kw = {"material": "Ta", "parametrization": "nrl", "spin": True}
     models = [build_model(validate_table(MODEL, dict(kw, soc_scale=s), "model", "."), periodic=3)
-              for s in (0.0, 1.0)]
+              for s in (0.0, 0.4, 1.0)]
     assert physics._same_overlap(models)
+    D = physics._onsite_difference(models[2], models[0])
+    assert D is not None and np.abs(D).max() > 0.01             # the SOC term, on-site
     kf = rng.random((5, 3))
-    shared = list(physics.hamiltonians_for(models)(kf))
-    for m, (H, dH) in zip(models, shared):
-        H0, dH0 = lowdin.hk_dhk(m, kf)
-        assert np.array_equal(H, H0) and np.array_equal(dH, dH0)
+    for lin in (None, physics._linear_in_soc(models, [0.0, 0.4, 1.0])):
+        shared = list(physics.hamiltonians_for(models, lin)(kf))
+        for m, (H, dH) in zip(models, shared):
+            H0, dH0 = lowdin.hk_dhk(m, kf)
+            assert rel(H, H0) < 1e-13 and rel(dH, dH0) < 1e-13
+
+
+def test_onsite_difference_refuses_hopping_changes():
+    kw = {"material": "Ta", "parametrization": "nrl", "spin": True}
+    m0 = build_model(validate_table(MODEL, kw, "model", "."), periodic=3)
+    m1 = build_model(validate_table(MODEL, kw, "model", "."), periodic=3)
+    m1.H = m1.H.copy()
+    r = int(np.flatnonzero(np.any(m1.R != 0, axis=1))[0])
+    m1.H[r] = m1.H[r] * 1.01
+    assert physics._onsite_difference(m1, m0) is None
