@@ -220,23 +220,29 @@ def _block_residues(E, U, dH, opsJ, ratio, gamma, b):
     np.multiply(v, D[:, None], out=VV[:, 3:])
     VD = VV[:, 3:]
     OA = Aop * (ratio[:, None, None] * A[:, None])                      # c_Y O_a o A, (nk, 6, N, N)
-    # Yt[k, (d, i), x, n] = Y_nx with Y = OA VD - A o (OA v) - h.c.
-    P = OA[:, :, None] @ VV[:, None]                                    # (nk, 6, 6, N, N): OA v | OA VD
-    Z = P[:, :, :3]
-    np.multiply(A[:, None, None], Z, out=Z)                             # A o (OA v), in place
-    P2 = P[:, :, 3:]
-    P2 -= Z
-    Yt = np.empty((nk, 6, 3, N, N), dtype=complex)
-    np.subtract(np.swapaxes(P2, -1, -2), np.conj(Z), out=Yt)
-    # c1_x = sum_n J_xn Y_nx - sum_n (VD J)_xn OA_nx, the second with OA_nx = -conj(OA_xn)
-    c1 = (Jx @ Yt.reshape(nk, 18, N, N).transpose(0, 2, 3, 1)).reshape(nk, N, 18, 6, 3)
-    # the pole-l term in [row, operator, column] layout: one (3N x N) @ (N x 18N) GEMM per k
-    VDr = np.ascontiguousarray(VD.transpose(0, 2, 1, 3)).reshape(nk, 3 * N, N)       # [k, (x, i), l]
+    # c1_x = sum_n J_xn Y_nx - sum_n (VD J)_xn OA_nx (the second with OA_nx = -conj(OA_xn)), with
+    # Y = OA VD - A o (OA v) - h.c. stored transposed, Yt[k, (a, i), x, n] = Y_nx; one density
+    # kind Y (3 densities) at a time keeps the working set small
+    c1 = np.empty((nk, N, 18, 2, 9), dtype=complex)                     # [k, x, c, Y, (a, i)]
+    Yt = np.empty((nk, 3, 3, N, N), dtype=complex)
+    for y in range(2):
+        P = OA[:, 3 * y:3 * y + 3, None] @ VV[:, None]                  # (nk, 3, 6, N, N): OA v | OA VD
+        Z = P[:, :, :3]
+        np.multiply(A[:, None, None], Z, out=Z)                         # A o (OA v), in place
+        P2 = P[:, :, 3:]
+        P2 -= Z
+        np.conjugate(Z, out=Z)
+        np.subtract(np.swapaxes(P2, -1, -2), Z, out=Yt)
+        c1[:, :, :, y] = Jx @ Yt.reshape(nk, 9, N, N).transpose(0, 2, 3, 1)
+    c1 = c1.reshape(nk, N, 18, 6, 3)
+    # the pole-l term: per gradient i one (N x N) @ (N x 18N) GEMM per k (J in [row, operator,
+    # column] layout), contracted at once with conj(OA) (three passes keep the working set small)
     Jr = Jx.reshape(nk, N, 18 * N)                                      # [k, l, (c, n)]
-    Q = (VDr @ Jr).reshape(nk * N, 54, N)                               # [(k, x), (i, c), n]
     cOAr = np.conj(OA.transpose(0, 2, 1, 3)).reshape(nk * N, 6, N)      # [(k, x), d, n] = conj(OA_xn)
-    T2 = Q @ np.swapaxes(cOAr, 1, 2)                                    # [(k, x), (i, c), d]
-    c1 += T2.reshape(nk, N, 3, 18, 6).transpose(0, 1, 3, 4, 2)
+    cOArT = np.swapaxes(cOAr, 1, 2)
+    for i in range(3):
+        Q = (VD[:, i] @ Jr).reshape(nk * N, 18, N)                      # [(k, x), c, n]
+        c1[..., i] += (Q @ cOArT).reshape(nk, N, 18, 6)
     # degenerate blocks: c2 = -sum_{l, m in block a} W_ml v_lm, W_ml = sum_n J_mn OA_nl
     # = -sum_n J_mn conj(OA_ln): one (b*18 x N) @ (N x b*6) product per block, from Jr and cOAr
     W = Jr.reshape(nk, h, b * 18, N) @ np.swapaxes(cOAr.reshape(nk, h, b * 6, N), -1, -2)
