@@ -281,9 +281,9 @@ def diffusion_kernel(H, dH, sigma, L, energies, gamma, eigen=None, weights=None,
     nE = len(energies)
     sel = _flat_support(support)
     poles, coefs = diffusion_poles(H, dH, sigma, L, gamma, eigen, weights, sel)
-    vals = pole_sum(poles, coefs, energies, gamma)                      # (nE, nsel)
     flat = np.zeros((nE, NCOMP))
-    flat[:, sel] = vals
+    if len(poles):
+        flat[:, sel] = pole_sum(poles, coefs, energies, gamma)          # (nE, nsel)
     charge = np.swapaxes(flat[:, :9].reshape(nE, 3, 3), 1, 2)           # [e, j, i] -> [e, i, j]
     tensor = flat[:, 9:].reshape(nE, 2, 3, 3, 2, 3, 3)                  # [e, X, b, j, Y, a, i]
     return charge, tensor
