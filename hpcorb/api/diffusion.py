@@ -248,7 +248,10 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
     if kmesh["symmetry"]:
         ops, trs = common_symmetry(models, lowdin.hk, lambda m: operators(m)[::-1])
         irr, rots = mesh_for(mesh, ops)
-        irr_e = mesh_for(mesh, ops, trs)[0]
+        # k -> -k adds nothing when the kept operations already hold -1 (inversion): same points
+        kept = [op.kmat for op in ops if any(np.abs(op.R - R).max() < 1e-9 for R in rots)]
+        closed = all(any(np.abs(M + M2).max() < 1e-9 for M2 in kept) for M in kept)
+        irr_e = irr if (closed or not trs) else mesh_for(mesh, ops, trs)[0]
     else:
         irr, rots = full_mesh(mesh), np.eye(3)[None]
         irr_e = irr
