@@ -338,6 +338,13 @@ def check_resources(deck: Deck, n_ranks: int, ranks_here: int | None = None) -> 
                         f"needs ~{_fmt_bytes(est.bytes_per_rank)} per rank on {n_ranks} "
                         f"rank{'s' if n_ranks > 1 else ''} ({est.what or f'{est.items:.3g} work items'}), "
                         f"more than {where}")
+    hours = deck["parallel"]["max_hours"]
+    if est.core_seconds and hours is not None and est.wall_seconds(n_ranks) > hours * 3600.0:
+        key = est.time_key or est.key
+        raise DeckError(key, _shown(deck, key),
+                        f"expected {est.time_text(n_ranks)} ({est.what or f'{est.items:.3g} work items'}), "
+                        f"more than parallel.max_hours = {hours:g}: use more ranks, a smaller problem, "
+                        f"or raise parallel.max_hours")
     return est
 
 

@@ -326,7 +326,7 @@ def validate(path: str, *, build=True, n_ranks: int = 1, local: bool = True):
     model is built), the model, the output paths (never an input, writable,
     not locked by a live run), the checkpoint (checksums)."""
     deck = load_deck(path)
-    check_resources(deck, n_ranks, n_ranks if local else None)
+    est = check_resources(deck, n_ranks, n_ranks if local else None)
     module = get_adapter(deck.type)
     if build and hasattr(module, "validate"):
         module.validate(deck)
@@ -336,15 +336,21 @@ def validate(path: str, *, build=True, n_ranks: int = 1, local: bool = True):
     if holder is not None:
         raise InputError(_lock_message(out, out + ".lock", holder))
     Checkpoint(checkpoint_path(deck), deck.physics_hash()).verify()
-    return deck, module
+    return deck, module, est
 
 
 def cmd_check(args) -> int:
+    n = 1
+    if len(args) == 3 and args[1] in ("-n", "--ranks", "--np") and args[2].isdigit() and int(args[2]) > 0:
+        n, args = int(args[2]), args[:1]
     if len(args) != 1:
-        _err("usage: ./run check DECK.toml")
+        _err("usage: ./run check DECK.toml [-n RANKS]")
         return EXIT_INPUT
-    deck, module = validate(args[0])
+    deck, module, est = validate(args[0], n_ranks=n, local=n == 1)
     print(f"{args[0]}: valid {deck.type} deck; results -> {deck['output']['file']}")
+    if est is not None:
+        print(f"estimate: ~{est.bytes_per_rank / 1024 ** 2:.0f} MB per rank, {est.what or f'{est.items:.4g} work items'}"
+              + (f"; {est.time_text(n)}" if est.core_seconds else ""))
     return 0
 
 
@@ -378,7 +384,10 @@ def cmd_run_deck(args) -> int:
             return EXIT_INPUT
         return run_deck(path)
     # one-line errors before any rank starts
-    validate(path, n_ranks=n or 1, local=not in_slurm())
+    slurm = in_slurm()
+    # inside an allocation srun starts SLURM_NTASKS ranks unless -n says otherwise
+    ranks = n or (int(os.environ.get("SLURM_NTASKS", "1") or 1) if slurm else 1)
+    validate(path, n_ranks=ranks, local=not slurm)
     if in_slurm():
         return run_child(mpi_command(n, ["_run", path]))
     if n is None or n == 1:
@@ -448,7 +457,8 @@ def run_deck(path: str) -> int:
         e = est[0] if est else None
         if e is not None:
             log(f"estimate: ~{e.bytes_per_rank / 1024 ** 2:.0f} MB per rank, {e.items:.4g} work items"
-                + (f" ({e.what})" if e.what else ""))
+                + (f" ({e.what})" if e.what else "")
+                + (f"; time {e.time_text(comm.size)} from the benchmark constants" if e.core_seconds else ""))
         module = get_adapter(deck.type)
         stage = "run"
         ctx = RunContext.from_deck(deck, comm, log, ckpt)

@@ -301,6 +301,9 @@ PARALLEL = Table("parallel", [
         "signals and failures (the latency of a SIGTERM)", units="s", ge=0.0, physics=False),
     Key("max_memory_gb", "float", None, "refuse a run whose estimated memory per rank exceeds this "
         "(default: the machine's memory shared by the ranks on it)", units="GB", gt=0.0, physics=False),
+    Key("max_hours", "float", 168.0, "refuse a run whose expected wall time on the ranks given exceeds "
+        "this (estimated up front from benchmark constants, optimistic: symmetry at its best; "
+        "default one week)", units="h", gt=0.0, physics=False),
 ], "parallel execution", physics=False)
 
 SHARED_TABLES = [MODEL, KMESH, OUTPUT, PARALLEL]

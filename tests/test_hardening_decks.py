@@ -127,6 +127,17 @@ CASES = {
                                                                           {"start": 0, "stop": 0.5, "num": 10 ** 9}}),
                                     "interface.sweep.values.num"),
     "interface: 1e8 z points": ("interface", setk("interface.nz", 100_000_000), "interface.nz"),
+    # ---- runs that fit in memory but would take longer than parallel.max_hours
+    "slab_kubo: 1e5^2 film mesh (a 1,000-hour run)": ("slab_kubo", setk("kmesh.size", [100000, 100000]),
+                                                      "kmesh.size"),
+    "dos: 400^3 mesh beyond max_hours = 0.01": ("dos", both(setk("kmesh.size", [400, 400, 400]),
+                                                            setk("parallel.max_hours", 0.01)), "kmesh.size"),
+    "bands: a 200^3 mesh with max_hours = 1e-4": ("bands", both(setk("kmesh.size", [200, 200, 200]),
+                                                                setk("parallel.max_hours", 1e-4)), "kmesh.size"),
+    "trilayer: dense 10800 states beyond max_hours": ("trilayer", both(
+        setk("trilayer.solver", "dense"), setk("trilayer.nx", 60), setk("trilayer.ny", 60),
+        setk("parallel.max_hours", 0.5)), "trilayer.nx"),
+    "interface: max_hours = 0": ("interface", setk("parallel.max_hours", 0.0), "parallel.max_hours"),
     # ---- numeric extremes that broke the numerics
     "bilayer: lambda_J = 1e-300": ("bilayer", setk("bilayer.lambda_J", 1e-300), "bilayer.lambda_J"),
     "bilayer: lambda_sf = 1e300": ("bilayer", setk("bilayer.lambda_sf", 1e300), "bilayer.lambda_sf"),
@@ -193,3 +204,34 @@ def test_hostile_deck(name, tmp_path, cli):
 def test_case_count_and_coverage():
     calcs = {c for c, _, _ in CASES.values()}
     assert calcs == set(BASE) and len(CASES) >= 40
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if ("max_hours" in n or "1,000-hour" in n)
+                                         and CASES[n][2] != "parallel.max_hours"))
+def test_time_refusals_name_the_estimate(name, tmp_path, cli):
+    """The time refusals are the time check (not the memory one): the line gives the
+    expected core-hours, the time class and the limit."""
+    calc, mutate, key = CASES[name]
+    folder = tmp_path / "d"
+    folder.mkdir()
+    tables = copy.deepcopy(BASE[calc])
+    shutil.copy(SP_MODEL, folder / "sp_hr.dat")
+    tables["output"] = {"file": "out.h5", "plots": False}
+    mutate(tables, str(folder))
+    write_deck(folder / "deck.toml", tables)
+    r = cli([str(folder / "deck.toml")], timeout=120)
+    assert r.returncode == 2 and "core-hours" in r.stderr and "parallel.max_hours" in r.stderr, r.stderr
+
+
+def test_check_prints_memory_and_time_estimate(tmp_path, cli):
+    """./run check DECK -n RANKS: the estimate a physicist sizes a job with (memory per
+    rank, core-hours, time class on those ranks); the 400^2 film on 256 ranks is minutes."""
+    tables = copy.deepcopy(BASE["slab_kubo"])
+    tables["model"]["layers"] = 33
+    tables["kmesh"]["size"] = [400, 400]
+    tables["output"] = {"file": "out.h5"}
+    write_deck(tmp_path / "deck.toml", tables)
+    r = cli(["check", str(tmp_path / "deck.toml"), "-n", "256"], timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "MB per rank" in r.stdout and "core-hours" in r.stdout and "minutes on 256 ranks" in r.stdout
+    assert not os.path.exists(tmp_path / "out.h5")

@@ -192,6 +192,7 @@ def test_slab_kubo_fast_vs_slow_literal(symmetry):
     """The calculation's path (irreducible points, weights, rebuilt histogram) against the
     literal projected-operator formula summed over the full mesh."""
     from test_kubo_kernel import max_rel
+    from hpcorb.api import slab_kubo as api_sk
     from hpcorb.calculations import slab_kubo as sk
     from hpcorb.kernels import kubo as K
     from hpcorb.kernels import kubo_slow
@@ -202,6 +203,8 @@ def test_slab_kubo_fast_vs_slow_literal(symmetry):
     mu = float(np.median(E)) + np.array([-0.2, 0.1])
     irr, sym = sk._symmetry(st, mesh, symmetry, lambda *a: None)
     assert (len(sym) == 8) == symmetry
+    st.pairs = api_sk.needed_pairs(sym)       # as the calculation does: only (x, y), (y, x) with symmetry
+    assert st.pairs.sum() == (2 if symmetry else 6)
     edges = K.histogram_edges(mu, 0.0)
     w_lo, w_hi = K.window(mu, 0.0)
     out = sk.make_kernel(st, irr, edges, w_lo, w_hi, False)(0, irr.n)

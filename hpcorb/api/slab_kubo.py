@@ -49,6 +49,7 @@ class Setup:
 
     def __init__(self, model, mode="film", eta=0.1, precision="double"):
         self.precision = precision
+        self.pairs = None           # (gamma, beta) combinations the kernel computes (None: all)
         self.mode = mode
         self.bulk = mode == "bulk"
         self.eta = float(eta)
@@ -112,7 +113,8 @@ class Setup:
         E, U = np.linalg.eigh(H)
         cols, always = K.band_window(E, w_lo, w_hi, holes)
         vb, qb = K.current_blocks(self.layout, H, dH, self.z, self.O, bulk=self.bulk)
-        c = K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes, precision=self.precision)
+        c = K.kubo_k(self.layout, E, U, vb, qb, self.eta, cols, always, holes, precision=self.precision,
+                     pairs=self.pairs)
         t = KT.tensor_k(E, U, dH, self.O, self.eta, cols) if tensor else None
         return E[cols], c, t
 
@@ -154,6 +156,11 @@ def slab_kubo(model, *, kmesh, context, energies, eta, temperature, fermi_energy
                         f"at most {st.nl // 2} (half of the {st.nl} layers) per side")
     kT = K_B * p["temperature"]
     irr, sym = _symmetry(st, mesh, kmesh["symmetry"], log)
+    st.pairs = needed_pairs(sym)
+    if not st.pairs.all():
+        log("slab_kubo: the symmetry leaves the (polarization, field) pairs "
+            + ", ".join(f"({'xyz'[g]}, {'xy'[b]})" for g, b in zip(*np.nonzero(st.pairs)))
+            + "; the others vanish and are not computed")
     chunk = kmesh["chunk_size"] or default_chunk_size(irr.n, cost_hint=max(1.0, (st.model.norb / 40.0) ** 3))
     log(f"slab_kubo: {model.name}, mode {p['mode']}, {st.model.norb} bands, {st.nl} layer(s), "
         f"layer bandwidth {st.layout.bandwidth}, mesh {mesh} ({mesh.n} k), eta {p['eta']:g} eV, T {p['temperature']:g} K")
@@ -296,6 +303,28 @@ def _symmetry(st, mesh, use, log):
     log(f"slab_kubo: symmetry: {len(sym)} operations keep the z axis and the mesh, "
         f"{irr.n} of {mesh.n} k-points")
     return irr, sym
+
+
+def needed_pairs(sym, tol=1e-9):
+    """bool (3, 2) over (polarization gamma, field beta): the combinations whose
+    k-sum can contribute to the symmetrized result of :func:`_rebuild_hist`.
+
+    The rebuild maps component (gamma, beta, layer l) to (c, e, perm[l]) with
+    weight R_zz (det R R)[c, gamma] R[e, beta] per operation; a component is
+    not needed when, for every target layer, these weights summed over the
+    operations vanish (e.g. the mirrors of a (110) film keep only (x, y) and
+    (y, x)).  Without operations every combination is needed.
+    """
+    need = np.zeros((3, 2), dtype=bool)
+    nl = len(sym[0][1])
+    for layer in range(nl):
+        acc = {}
+        for R, perm in sym:
+            w = R[2, 2] * np.kron(np.linalg.det(R) * R, R[:2, :2])       # [(c, e), (gamma, beta)]
+            acc[perm[layer]] = acc.get(perm[layer], 0.0) + w
+        for w in acc.values():
+            need |= (np.abs(w).max(axis=0) > tol).reshape(3, 2)
+    return need
 
 
 def _rebuild_hist(h, sym):

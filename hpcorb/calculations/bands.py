@@ -62,4 +62,5 @@ def estimate(deck, n_ranks):
     path_bytes = 8.0 * 3 * p["npoints"] * n
     return kspace_estimate(deck, n_ranks, template_bytes=16.0 * p["bins"],
                            extra_bytes=8.0 * 4 * p["bins"] + path_bytes,
-                           extra_key="bands.npoints" if path_bytes > 32.0 * p["bins"] else "bands.bins")
+                           extra_key="bands.npoints" if path_bytes > 32.0 * p["bins"] else "bands.bins",
+                           per_k_eigh=0.6, extra_items=p["npoints"])     # eigenvalues: mesh DOS + path

@@ -153,6 +153,9 @@ def estimate(deck, n_ranks):
         key = "bilayer.sweep.values"
     per_point = 64 * 16.0 * 2 * p["points"]           # profiles of one point
     total = n * 32 * 8.0 + per_point * max(1.0, min(n, 64.0)) + 100e6
+    # ~10 us per profile point and sweep point (inputs/bilayer_fig3a: 300 x 201 in 0.5 s CPU)
+    seconds = 1e-5 * n * p["points"]
     if n * 64 > per_point:
-        return Estimate(total, n, key, f"{n:.3g} sweep points")
-    return Estimate(total, n, "bilayer.points", f"{n:.3g} points of {p['points']} profile points")
+        return Estimate(total, n, key, f"{n:.3g} sweep points", seconds, key)
+    return Estimate(total, n, "bilayer.points", f"{n:.3g} points of {p['points']} profile points",
+                    seconds, "bilayer.points")

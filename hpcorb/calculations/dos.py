@@ -58,4 +58,5 @@ def estimate(deck, n_ranks):
     p = deck["dos"]
     ne = 2001 if p["energies"] is None else len(p["energies"])
     return kspace_estimate(deck, n_ranks, template_bytes=16.0 * p["bins"],
-                           extra_bytes=8.0 * (4 * p["bins"] + 3 * ne), extra_key="dos.bins")
+                           extra_bytes=8.0 * (4 * p["bins"] + 3 * ne), extra_key="dos.bins",
+                           per_k_eigh=0.6)          # eigenvalues only + histogram

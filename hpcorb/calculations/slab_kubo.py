@@ -95,5 +95,8 @@ def estimate(deck, n_ranks):
     if p["energy_resolution"] is not None:            # histogram over ~40 eV of bands
         bins, key = max(bins, 40.0 / p["energy_resolution"]), "slab_kubo.energy_resolution"
     hist = bins * 2 * 4 * 2 * layers * 8.0
+    # time per irreducible k: eigh + operator blocks + kernel (~1.9 eigh, ./run bench slab_kubo)
+    # + the wider window of many energies + the Fermi pass: ~3 eigh
     return kspace_estimate(deck, n_ranks, template_bytes=hist, per_k_matrices=10,
-                           extra_bytes=2 * hist, extra_key=key)
+                           extra_bytes=2 * hist, extra_key=key, per_k_eigh=3.0,
+                           per_k_overhead=1e-3)   # the kernel's numpy calls (bulk Pt, 18 bands: ~1 ms per k)

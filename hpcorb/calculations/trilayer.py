@@ -12,7 +12,7 @@ from ..api.trilayer import GB, _check_items, _n_fm, dense_bytes, ky_bytes, norb_
 from ..errors import DeckError
 from ..models.t2g import build_lattice  # noqa: F401 (tests and benchmarks use it from here)
 from ..report import trilayer as report
-from ..resources import Estimate
+from ..resources import Estimate, eigh_seconds
 from ..schema import REQUIRED, Key, Table
 from ..solvers import realspace as solvers
 from ..solvers.slepc import estimate_bytes
@@ -156,10 +156,17 @@ def estimate(deck, n_ranks):
     p = deck["trilayer"]
     solver = resolve_solver(p)
     n_states = p["nx"] * p["ny"] * norb_of(p)
+    # time: the eigendecompositions (x 3 for the density matrix and the observables); sparse:
+    # ~2.5 ms per state, growing like sqrt(N) with the factorization (12 x 30 t2g sites,
+    # 1080 states: 2.7 s for the windows)
     if solver == "dense":
         b = dense_bytes(n_states)
+        seconds = 3 * eigh_seconds(n_states)
     elif solver == "ky":
         b = ky_bytes(p)
+        seconds = 3 * p["ny"] * eigh_seconds(p["nx"] * norb_of(p))
     else:
         b = estimate_bytes(p["nx"], p["ny"], norb_of(p), (p["sparse"] or {}).get("window_nev", 96), n_ranks)
-    return Estimate(b + 100e6, n_states, "trilayer.nx", f"{n_states} states, solver {solver}")
+        seconds = 2.5e-3 * n_states * max(1.0, n_states / 1000.0) ** 0.5
+    return Estimate(b + 100e6, n_states, "trilayer.nx", f"{n_states} states, solver {solver}",
+                    seconds, "trilayer.nx")

@@ -124,6 +124,22 @@ class Layout:
             out[z] = P.imag.sum(axis=1)
         return out
 
+    def local_response_one(self, blocks, M, Uc, XA, out):
+        """:meth:`local_response` for one local operator A and several global B.
+
+        Uses A Hermitian: sum_{i in z} conj(U_in) (A M_b)_in = sum_j conj(V_jn) M_jbn
+        with V = A[:, z] U[z, :] = (A[z, cols(z)])^+ U[z], so the banded product is
+        one (nc x nr)(nr x m) per layer for any number of B instead of nB of them.
+        ``blocks[z]`` (1, nr, nc), ``M`` (N, nB, m), ``Uc`` = U[:, cols] (N, m),
+        ``XA`` = A U[:, cols] (N, 1, m).  out (Nl, 1, nB, m) float64.
+        """
+        for z, (r, c, blk) in enumerate(zip(self.rows, self.cols, blocks)):
+            V = blk[0].conj().T @ Uc[r]                                   # (nc, m)
+            V[r.start - c.start:r.stop - c.start] += XA[r, 0]            # + the second term (rows of z)
+            np.conj(V, out=V)
+            out[z, 0] = np.einsum("jbn,jn->bn", M[c], V).imag
+        return out
+
     def layer_sum(self, A):
         """Sum over the rows of each layer: (N, ...) -> (Nl, ...)."""
         return np.add.reduceat(A, self.starts[:-1], axis=0)
@@ -195,35 +211,46 @@ def band_window(E, w_lo, w_hi, holes: bool):
     return slice(0, na), slice(0, nb)
 
 
-def _transform(U, X, W_rows, ac, wc, nop):
-    """U^+ X restricted: columns ``wc`` all rows, columns ``ac`` only rows ``W_rows``."""
-    N = U.shape[0]
-    m = X.shape[2]
-    Bt = np.zeros((N, nop, m), dtype=X.dtype)
-    if wc.stop > wc.start:
-        Bt[:, :, wc] = (U.conj().T @ np.ascontiguousarray(X[:, :, wc]).reshape(N, -1)).reshape(N, nop, -1)
-    if ac.stop > ac.start:
-        Ur = U[:, W_rows]
-        Bt[W_rows, :, ac] = (Ur.conj().T @ np.ascontiguousarray(X[:, :, ac]).reshape(N, -1)).reshape(
-            Ur.shape[1], nop, -1)
-    return Bt
+def _project(U, X, g, W_rows, ac, wc):
+    """Y = U (g o (U^+ X)): the operators in the band basis, weighted, and back.
 
-
-def _back(U, Wt, W_rows, ac, wc, nop):
-    """U W restricted like :func:`_transform` (rows of W outside W_rows are zero for ac)."""
-    N = U.shape[0]
-    m = Wt.shape[2]
-    Y = np.empty((N, nop, m), dtype=Wt.dtype)
-    if wc.stop > wc.start:
-        Y[:, :, wc] = (U @ np.ascontiguousarray(Wt[:, :, wc]).reshape(N, -1)).reshape(N, nop, -1)
-    if ac.stop > ac.start:
-        Y[:, :, ac] = (U[:, W_rows] @ np.ascontiguousarray(Wt[W_rows, :, ac]).reshape(-1, nop * (ac.stop - ac.start))
-                       ).reshape(N, nop, -1)
+    X (N, nop, m) = op U[:, cols]; g (N, m).  Columns ``wc`` use every band
+    n' (all rows of U^+ X); columns ``ac`` (bands whose occupation never
+    changes, see :func:`band_window`) only the bands ``W_rows`` on the other
+    side of the window -- the pairs inside ``ac`` cancel.  Two GEMMs per
+    column group; the band-basis matrices exist only for the rows used.
+    """
+    N, nop, m = X.shape
+    Y = np.empty_like(X)
+    for cs, rows in ((wc, slice(0, N)), (ac, W_rows)):
+        k = cs.stop - cs.start
+        if k <= 0:
+            continue
+        Ur = U[:, rows]
+        nr = Ur.shape[1]
+        Xs = X if k == m else np.ascontiguousarray(X[:, :, cs])
+        Bt = (Ur.conj().T @ Xs.reshape(N, nop * k)).reshape(nr, nop, k)
+        Bt *= g[rows, None, cs]
+        Yc = (Ur @ Bt.reshape(nr, nop * k)).reshape(N, nop, k)
+        if k == m:                      # wc and ac split the columns: this group is all of them
+            return Yc
+        Y[:, :, cs] = Yc
     return Y
 
 
+def pair_ops(pairs):
+    """The operators one k needs for the (polarization gamma, field beta) pairs ``pairs``
+    (bool (3, 2); None = all): (betas, Q indices of :func:`op_index`)."""
+    if pairs is None:
+        pairs = np.ones((3, 2), dtype=bool)
+    pairs = np.asarray(pairs, dtype=bool)
+    betas = [b for b in range(2) if pairs[:, b].any()]
+    qsel = [op_index(o, part, g) for o in range(2) for part in range(2) for g in range(3) if pairs[g].any()]
+    return pairs, betas, sorted(qsel)
+
+
 def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice | None = None,
-           holes: bool = False, precision: str = "double"):
+           holes: bool = False, precision: str = "double", pairs=None):
     """Per-band layer-resolved contributions at one k.
 
     precision: "double" (complex128 throughout) or "mixed": the eigenvectors
@@ -233,6 +260,12 @@ def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice 
     per k ~1e-7 (``./run bench slab_kubo`` measures it; docs in the
     calculation's ``precision`` key).
 
+    pairs: bool (3, 2) over (polarization gamma, field beta), or None for
+    all six.  Only the marked combinations are computed (the operators of
+    the other polarizations and fields are never transformed); the others
+    are returned as exact zeros.  The calculation passes the combinations
+    that the symmetry of its k-sum does not force to vanish.
+
     Returns c (m, 2, 12, 2, Nl) real, Angstrom^2: axis 1 direct/inverse,
     axis 2 the operator Q (:func:`op_index`), axis 3 beta (x, y), for the
     bands ``cols``.  With ``always`` (see :func:`band_window`) the pairs
@@ -240,16 +273,20 @@ def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice 
     meaningful (it is exact), the single values are not.
     """
     N = layout.n
+    pairs, betas, qsel = pair_ops(pairs)
+    nv, nq = len(betas), len(qsel)
     if precision == "mixed":
         # after the complex128 eigensolve: products in complex64 (2x the flop rate, half the memory)
         U = U.astype(np.complex64)
-        vb = [b.astype(np.complex64) for b in vb]
-        qb = [b.astype(np.complex64) for b in qb]
+    dt = U.dtype
+    # the operators this k needs: v_beta for the fields, then Q for the polarizations
+    pb = [np.concatenate([v[betas], q[qsel]]).astype(dt, copy=False) for v, q in zip(vb, qb)]
     Uc = U[:, cols]
     m = Uc.shape[1]
     nl = layout.nl
-    if m == 0:
-        return np.zeros((0, 2, N_OPS, 2, nl))
+    out = np.zeros((m, 2, N_OPS, 2, nl))
+    if m == 0 or nv + nq == 0:
+        return out
     if always is None or always.stop <= always.start:
         ac, wc, W_rows = slice(0, 0), slice(0, m), slice(0, N)
     elif not holes:                                    # electrons: always = the first bands of cols
@@ -262,20 +299,23 @@ def kubo_k(layout: Layout, E, U, vb, qb, eta: float, cols: slice, always: slice 
             slice(0, always.start)
     Ec = E[cols]
     g = (1.0 / ((E[:, None] - Ec[None, :]) ** 2 + eta ** 2)).astype(U.real.dtype)   # (N, m)
-    pb = [np.concatenate([v, q]) for v, q in zip(vb, qb)]            # 14 operators
-    nop = N_OPS + 2
-    X = layout.apply(pb, Uc)                                         # (N, 14, m): op U
-    Bt = _transform(U, X, W_rows, ac, wc, nop)                       # op~[:, cols]
-    Bt *= g[:, None, :]                                              # W = g o op~
-    Y = _back(U, Bt, W_rows, ac, wc, nop)                            # U W
-    del Bt
+    X = layout.apply(pb, Uc)                                         # (N, nop, m): op U
+    Y = _project(U, X, g, W_rows, ac, wc)                            # U (g o U^+ op U)
     Ucc = Uc.conj()
-    out = np.empty((m, 2, N_OPS, 2, nl))
-    # direct: A = Q (local), B = v_beta (global); inverse: A = v_beta (local), B = Q (global)
-    d = layout.local_response(qb, Y[:, :2], Ucc, X[:, 2:], np.empty((nl, N_OPS, 2, m)))
-    out[:, 0] = d.transpose(3, 1, 2, 0)
-    iv = layout.local_response(vb, Y[:, 2:], Ucc, X[:, :2], np.empty((nl, 2, N_OPS, m)))
-    out[:, 1] = iv.transpose(3, 2, 1, 0)
+    gamma_of = np.array([q % 3 for q in qsel])
+    for iv, b in enumerate(betas):
+        sel = np.flatnonzero(pairs[gamma_of, b])                     # the Q paired with this field
+        if len(sel) == 0:
+            continue
+        qs = [qsel[i] for i in sel]
+        # direct: A = Q (local), B = v_beta (global)
+        d = layout.local_response([blk[nv + sel] for blk in pb], Y[:, iv:iv + 1], Ucc, X[:, nv + sel],
+                                  np.empty((nl, len(sel), 1, m)))
+        out[:, 0, qs, b] = d[:, :, 0].transpose(2, 1, 0)
+        # inverse: A = v_beta (local), B = Q (global)
+        r = layout.local_response_one([blk[iv:iv + 1] for blk in pb], Y[:, nv + sel], Uc, X[:, iv:iv + 1],
+                                      np.empty((nl, 1, len(sel), m)))
+        out[:, 1, qs, b] = r[:, 0].transpose(2, 1, 0)
     return out
 
 

@@ -181,7 +181,25 @@ class TBModel:
                 Sd[d - 1, idx] = (ph * u[None, :]) @ G[0, p]
         return S0, Sd
 
+    # Films and large cells couple only nearby atoms: most of the N^2 matrix elements
+    # vanish for every R.  The Bloch sum and the phase factors are then evaluated on the
+    # columns that are non-zero for some R (one index list per matrix, cached) and
+    # scattered into the dense result: the cost follows the non-zeros, not N^2.
+    COMPACT_BELOW = 0.5
+
+    def _columns(self, flat):
+        """Indices of the columns of ``flat`` (R, N*N) that are non-zero for some R,
+        or None when more than COMPACT_BELOW of them are (dense is then cheaper)."""
+        key = ("nz", id(flat))
+        if key not in self._cache:
+            nz = np.flatnonzero(np.any(flat != 0, axis=0))
+            self._cache[key] = (nz if len(nz) < self.COMPACT_BELOW * flat.shape[1] else None, flat)
+        return self._cache[key][0]
+
     def _bloch(self, flat, kfrac, derivative=False):
+        nz = self._columns(flat)
+        if nz is not None:
+            return self._bloch_compact(flat, nz, kfrac, derivative)
         n = self.norb
         kfrac = np.atleast_2d(np.asarray(kfrac, dtype=float))
         kc = self.kcart(kfrac)
@@ -263,3 +281,31 @@ class TBModel:
                 return float("inf")
             worst = max(worst, float(np.abs(self.H[i] - self.H[j].conj().T).max()))
         return worst
+
+    def _bloch_compact(self, flat, nz, kfrac, derivative):
+        """:meth:`_bloch` on the non-zero columns ``nz`` only (same sums, same phases)."""
+        n = self.norb
+        kfrac = np.atleast_2d(np.asarray(kfrac, dtype=float))
+        kc = self.kcart(kfrac)
+        key = ("nzflat", id(flat))
+        if key not in self._cache:
+            a, b = np.divmod(nz, n)
+            self._cache[key] = (np.ascontiguousarray(flat[:, nz]), a, b,
+                                [np.ascontiguousarray(self._dtau[a, b, c]) for c in range(3)])
+        fc, a, b, dtau = self._cache[key]
+        S0, Sd = self._sums(fc, kfrac, derivative)
+        tau_phase = np.exp(-1j * kc @ self.positions.T)       # (nk, N): e^{-i k.tau_a}
+        tp = tau_phase[:, a] * tau_phase[:, b].conj()          # (nk, nnz): e^{-i k.(tau_a - tau_b)}
+        Hc = S0 * tp
+        nk = kfrac.shape[0]
+        Hk = np.zeros((nk, n * n), dtype=complex)
+        Hk[:, nz] = Hc
+        Hk = Hk.reshape(nk, n, n)
+        if not derivative:
+            return Hk
+        d = kfrac.shape[1]
+        dH = np.zeros((nk, 3, n * n), dtype=complex)
+        for c in range(3):
+            dR = 1j * np.tensordot(self.lattice[:d, c], Sd, axes=(0, 0))
+            dH[:, c, nz] = dR * tp + 1j * dtau[c][None, :] * Hc
+        return Hk, dH.reshape(nk, 3, n, n)
