@@ -75,5 +75,8 @@ def estimate(deck, n_ranks):
     n_e = len(np.atleast_1d(p["energies"]))
     n_s = len(p["soc_scales"] or [1])
     per_batch = p["batch"] * (6 + 4 * n_e) * 16.0 * n * n        # Green's functions per energy
+    # time per (irreducible) k and SOC scale: ./run bench diffusion, NRL Ta (18 bands), whole deck:
+    # ~0.7-1.0 ms (kernel ~11 eigendecompositions, H(k), the Fermi stage; numpy overhead dominates)
     return kspace_estimate(deck, n_ranks, template_bytes=8.0 * n_s * (n_e * 64 + 100000),
-                           extra_bytes=per_batch, extra_key="diffusion.energies")
+                           extra_bytes=per_batch, extra_key="diffusion.energies",
+                           per_k_eigh=12.0 * n_s, per_k_overhead=0.8e-3 * n_s)
