@@ -170,6 +170,9 @@ def test_soc_scan_shares_overlap_and_bloch_sums():
     D = physics._onsite_difference(models[2], models[0])
     assert D is not None and np.abs(D).max() > 0.01             # the SOC term, on-site
     kf = rng.random((5, 3))
+    (H, dH), = physics.hamiltonians_for(models[2:])(kf)          # one model alone
+    H0, dH0 = lowdin.hk_dhk(models[2], kf)
+    assert rel(H, H0) < 1e-13 and rel(dH, dH0) < 1e-13
     for lin in (None, physics._linear_in_soc(models, [0.0, 0.4, 1.0])):
         shared = list(physics.hamiltonians_for(models, lin)(kf))
         for m, (H, dH) in zip(models, shared):

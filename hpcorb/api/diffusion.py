@@ -167,14 +167,14 @@ def hamiltonians_for(models, lin=None):
     """hk(kf) -> iterator of (H, dH/dk) per model in the orthonormal (Loewdin) basis.
 
     lin: :func:`_linear_in_soc`'s result (H and dH/dk of every scale from two
-    models).  Non-orthogonal models with a common overlap (a SOC scan) share
-    one S(k)^-1/2 = X and its derivative per k-point, and a model that differs
+    models).  Non-orthogonal models with a common overlap (a SOC scan, or one
+    model) share one S(k)^-1/2 = X and its derivative per k-point, and a model that differs
     from the first only by an on-site term (:func:`_onsite_difference`) reuses
     its Bloch sums.  The Loewdin velocity is dX H X + (dX H X)^dagger + X dH X
     (X, dX, H Hermitian): 11 products of N x N per k instead of 20; the same
     quantities as :func:`hpcorb.models.lowdin.hk_dhk` to round-off."""
     base = models if lin is None else [models[lin[0]], models[lin[1]]]
-    shared = len(base) > 1 and _same_overlap(base)
+    shared = _same_overlap(base)                    # (one non-orthogonal model: the 11-product velocity)
     onsite = [_onsite_difference(m, base[0]) for m in base] if shared else None
 
     def build(kf):
