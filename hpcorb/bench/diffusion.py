@@ -10,8 +10,8 @@ the median).
    (``numpy.linalg.eigh`` with vectors, batches of 32), H(k) + dH/dk
    (Loewdin; per SOC scale of the two-scale deck, which shares S(k)^-1/2),
    the kernel before issue 13 (:mod:`hpcorb.bench._diffusion_baseline`,
-   "old", at its default batch of 32 and at the new default of 8) and the
-   current one ("new": eigendecomposition, residues and energy sum, batch 8)
+   "old", at its default batch of 32 and at the new default of 4) and the
+   current one ("new": eigendecomposition, residues and energy sum, batch 4)
    for the full 333-component tensor and for the components the cubic
    symmetry projection reads (what runs per irreducible k).  Ratios to eigh;
    the target is new per irreducible k <= 12 x eigh.
@@ -19,7 +19,7 @@ the median).
    31 energies, Fermi levels from the electron count), side by side in this
    run: "old" = today's code before issue 13 (the old kernel, batch 32, the
    full mesh, one Loewdin factor per SOC scale), "new" = the current code
-   (symmetry, batch 8).  Each code runs on two meshes; the whole calculation
+   (symmetry, batch 4).  Each code runs on two meshes; the whole calculation
    is timed (model, Fermi stage, H(k), kernel, rebuild).  Stated for 50^3
    from cost = fixed + slope * points fitted to the two meshes (points = k
    for old, irreducible k for new; the fixed part holds the model set-up and
@@ -47,6 +47,9 @@ from ..parallel import SerialComm
 from ..parallel.kmesh import KMesh
 from ..symmetry import common_symmetry, irreducible, mesh_preserving
 from . import _diffusion_baseline as base
+
+
+NEW_BATCH = cd.SCHEMA.key("batch").default          # the deck default the new code runs with
 
 
 def _cpu(fn):
@@ -145,10 +148,10 @@ def main(argv, comm) -> int:
         runs = {
             "eigh": _batched(lambda h, d: np.linalg.eigh(h), H, dH, 32),
             "old (batch 32)": _batched(lambda h, d: base.diffusion_kernel(h, d, sig, L, eps, 0.1), H, dH, 32),
-            "old (batch 8)": _batched(lambda h, d: base.diffusion_kernel(h, d, sig, L, eps, 0.1), H, dH, 8),
-            "new, full tensor": _batched(lambda h, d: kd.diffusion_kernel(h, d, sig, L, eps, 0.1), H, dH, 8),
+            f"old (batch {NEW_BATCH})": _batched(lambda h, d: base.diffusion_kernel(h, d, sig, L, eps, 0.1), H, dH, NEW_BATCH),
+            "new, full tensor": _batched(lambda h, d: kd.diffusion_kernel(h, d, sig, L, eps, 0.1), H, dH, NEW_BATCH),
             "new, symmetry": _batched(lambda h, d: kd.diffusion_kernel(h, d, sig, L, eps, 0.1, support=sup),
-                                      H, dH, 8),
+                                      H, dH, NEW_BATCH),
         }
         ts = {k: [] for k in runs}
         for _ in range(a.repeats):                        # interleaved: load hits all alike

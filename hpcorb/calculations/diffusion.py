@@ -22,7 +22,7 @@ SCHEMA = Table("diffusion", [
         "material's own); default [model] soc_scale (builtin toys: params.soc_scale)", ge=0.0),
     Key("fermi_energy", "float", None, "absolute Fermi energy (eV); default: from the electron count, "
         "for every SOC scale", units="eV"),
-    Key("batch", "int", 8, "k-points per kernel call (8: the kernel's temporaries stay in cache; "
+    Key("batch", "int", 4, "k-points per kernel call (4: the kernel's temporaries stay in cache; "
         "memory ~ batch * 2 MB for 18 bands, 100 energies)",
         ge=1, le=4096, physics=False),
 ], "bulk diffusivity tensors (paper 000)")
