@@ -225,14 +225,14 @@ def _block_residues(E, U, dH, opsJ, ratio, gamma, b):
     # kind Y (3 densities) at a time keeps the working set small
     c1 = np.empty((nk, N, 18, 2, 9), dtype=complex)                     # [k, x, c, Y, (a, i)]
     Yt = np.empty((nk, 3, 3, N, N), dtype=complex)
+    cA = np.conj(A)[:, None, None]                                      # A^T = -conj(A)
     for y in range(2):
         P = OA[:, 3 * y:3 * y + 3, None] @ VV[:, None]                  # (nk, 3, 6, N, N): OA v | OA VD
-        Z = P[:, :, :3]
-        np.multiply(A[:, None, None], Z, out=Z)                         # A o (OA v), in place
-        P2 = P[:, :, 3:]
-        P2 -= Z
-        np.conjugate(Z, out=Z)
-        np.subtract(np.swapaxes(P2, -1, -2), Z, out=Yt)
+        # Yt = (OA VD)^T - (A o OA v)^T - conj(A o OA v) = P2^T + conj(A) o (P0^T - conj(P0))
+        P0 = P[:, :, :3]
+        np.subtract(np.swapaxes(P0, -1, -2), np.conj(P0), out=Yt)
+        Yt *= cA
+        Yt += np.swapaxes(P[:, :, 3:], -1, -2)
         c1[:, :, :, y] = Jx @ Yt.reshape(nk, 9, N, N).transpose(0, 2, 3, 1)
     c1 = c1.reshape(nk, N, 18, 6, 3)
     # the pole-l term: per gradient i one (N x N) @ (N x 18N) GEMM per k (J in [row, operator,
