@@ -342,16 +342,26 @@ def diffusion_poles(H, dH, sigma, L, gamma, eigen=None, weights=None, sel=None):
         kk = np.flatnonzero(kind == b)
         if not len(kk):
             continue
-        c1, c2 = _block_residues(E[kk], U[kk], dH[kk], opsJ, ratio, gamma, b)
-        wk = np.repeat(w[kk], N // b)[:, None]
+        if len(kk) == nk:
+            c1, c2 = _block_residues(E, U, dH, opsJ, ratio, gamma, b)
+        else:
+            c1, c2 = _block_residues(E[kk], U[kk], dH[kk], opsJ, ratio, gamma, b)
         poles.append(E[kk][:, ::b].ravel())
-        parts.append([c1.reshape(-1, NCOMP)[:, sel] * wk, c2.reshape(-1, NCOMP)[:, sel] * wk, None, None])
+        c1 = c1.reshape(-1, NCOMP)[:, sel]
+        c2 = c2.reshape(-1, NCOMP)[:, sel]
+        if weights is not None:
+            wk = np.repeat(w[kk], N // b)[:, None]
+            c1 *= wk
+            c2 *= wk
+        parts.append([c1, c2, None, None])
     kk = np.flatnonzero(kind == 0)
     if len(kk):
         p, cs = _general_poles(E[kk], U[kk], dH[kk], sigma, L, gamma)
         poles.append(p)
         wk = np.repeat(w[kk], N)[:, None]
         parts.append([None if c is None else c[:, sel] * wk for c in cs])
+    if len(parts) == 1:
+        return poles[0], parts[0]
     coefs = []
     for f in range(4):
         if all(pt[f] is None for pt in parts):
@@ -418,21 +428,14 @@ def _general_poles(E, U, dH, sigma, L, gamma):
 
 
 def pole_sum(poles, coefs, energies, gamma):
-    """out[e, comp] = Im sum_{x, p} c_p,x[comp] g_x^*(eps_e)^p (one real GEMM)."""
+    """out[e, comp] = Im sum_{x, p} c_p,x[comp] g_x^*(eps_e)^p: one complex GEMM per power p."""
     energies = np.asarray(energies, dtype=float)
-    ncomp = coefs[0].shape[1] if coefs[0] is not None else 0
-    x = energies[:, None] - poles[None, :]                              # (nE, P)
-    r = 1.0 / (x * x + gamma * gamma)
-    # (Re, Im) of g*, g*^2; Im(c g) = Re c Im g + Im c Re g
-    fams = [(x * r, gamma * r), ((x * x - gamma * gamma) * r * r, 2 * gamma * x * r * r)]
-    if coefs[2] is not None or coefs[3] is not None:
-        ga = (x + 1j * gamma) * r
-        g3 = ga ** 3
-        g4 = g3 * ga
-        fams += [(g3.real, g3.imag), (g4.real, g4.imag)]
-    F = np.concatenate([np.concatenate([im, re], axis=1) for re, im in fams], axis=1)   # (nE, nf*2P)
-    blocks = []
-    for f in range(len(fams)):
-        c = coefs[f] if coefs[f] is not None else np.zeros((len(poles), ncomp), complex)
-        blocks += [c.real, c.imag]
-    return F @ np.concatenate(blocks, axis=0)
+    g = 1.0 / (energies[:, None] - poles[None, :] - 1j * gamma)         # g^* (nE, P)
+    acc = g @ coefs[0]
+    gp = g * g
+    acc += gp @ coefs[1]
+    for c in coefs[2:]:
+        gp = gp * g
+        if c is not None:
+            acc += gp @ c
+    return acc.imag
