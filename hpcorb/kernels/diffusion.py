@@ -192,10 +192,14 @@ def _block_residues(E, U, dH, opsJ, ratio, gamma, b):
     E (nk, N), U (nk, N, N) eigenpairs of H; dH (nk, 3, N, N); opsJ (6, N, N):
     f_X sigma_beta, f_X L_beta (the current prefactors folded in); ratio (6,):
     c_Y / f_X, turning the same rotated operators into the densities c_Y O.
-    b = 1 (non-degenerate) or 2 (clean Kramers pairs).  All arrays are
+    b = 1 (non-degenerate) or 2 (clean Kramers pairs).  Operators are
     [k, operator, row, col] so that the products are stacks of N x N GEMMs and
     the Green's-function weights broadcast over contiguous N x N blocks; the
-    row-wise contractions are batched over (k, x) on strided views (no copies).
+    currents are [k, row, operator, col] (Jx), the left operand of the row
+    contractions and, reshaped, the right operand of the pole-l GEMM.  Row
+    contractions sum_n X_xn Y_xn are GEMMs batched over (k, x) on strided views.
+    Work arrays are taken one density kind / one gradient at a time: the
+    working set of a batch of 4 then stays in a 2 MB L2 cache.
     Returns c1, c2 (nk, N // b, NCOMP) complex: the g^* and g^*2 coefficients of
     the pole of each block (its b bands' residues summed); components
     [charge (j, i) | tensor (X beta j, Y alpha, i)].
