@@ -205,3 +205,39 @@ def test_bench_old_code_runs_the_baseline_kernel(monkeypatch):
     _, new = bd._new_code_run(3)
     assert len(calls) == n_old
     assert rel(new["tensor"], old["tensor"]) < 1e-10 and rel(new["charge"], old["charge"]) < 1e-10
+
+
+def test_spin_rep_of_pi_rotations_with_rounding():
+    """A pi rotation whose matrix carries 1e-16 rounding (as when built from the lattice
+    vectors) still gets its SU(2) matrix (the angle test used to miss it: V lost 18 of 48)."""
+    from hpcorb.symmetry import spin_rep
+    for R in (np.diag([-1.0, -1.0, 1.0]), np.array([[0.0, 1, 0], [1, 0, 0], [0, 0, -1]])):
+        for eps in (0.0, 2e-16, -2e-16):
+            Rn = R + eps * np.array([[1.0, 0, 0], [0, 1, 0], [0, 0, 1]])
+            U = spin_rep(Rn)
+            assert np.abs(U.conj().T @ U - np.eye(2)).max() < 1e-12
+            # rotating the spin vector: U^+ sigma_a U = sum_b R_ab sigma_b (proper part)
+            lhs = np.array([U.conj().T @ p @ U for p in PAU])
+            rhs = np.einsum("ab,bjk->ajk", R, PAU)
+            assert np.abs(lhs - rhs).max() < 1e-12
+
+
+def test_vanadium_has_the_full_cubic_group_and_symmetry_agrees():
+    from hpcorb.calculations import diffusion as cd
+    from hpcorb.config import deck_from_dict
+    from hpcorb.log import NullLogger
+    from hpcorb.parallel import SerialComm
+    from hpcorb.symmetry import common_symmetry
+    kw = {"material": "V", "parametrization": "nrl", "spin": True}
+    models = [build_model(validate_table(MODEL, dict(kw, soc_scale=s), "model", "."), periodic=3)
+              for s in (0.0, 1.0)]
+    ops, _ = common_symmetry(models, lowdin.hk, lambda m: physics.operators(m)[::-1])
+    assert len(ops) == 48 and physics._is_group([o.R for o in ops])
+    assert not physics._is_group([o.R for o in ops][:30])
+    out = []
+    for sym in (True, False):
+        d = {"calculation": {"type": "diffusion"}, "model": kw, "kmesh": {"size": [4, 4, 4], "symmetry": sym},
+             "diffusion": {"gamma": 0.1, "energies": [-0.3, 0.2], "soc_scales": [0.0, 1.0]}}
+        out.append(cd.run(deck_from_dict(d), SerialComm(), NullLogger(), None))
+    assert out[0].attrs["symmetry_ops"] == 48
+    assert rel(out[0]["tensor"], out[1]["tensor"]) < 1e-10 and rel(out[0]["charge"], out[1]["charge"]) < 1e-10
