@@ -74,9 +74,13 @@ def estimate(deck, n_ranks):
     n, _ = model_states(deck)
     n_e = len(np.atleast_1d(p["energies"]))
     n_s = len(p["soc_scales"] or [1])
-    per_batch = p["batch"] * (6 + 4 * n_e) * 16.0 * n * n        # Green's functions per energy
+    # one kernel call: ~100 N x N complex work arrays per k; per energy the energy sum's g^*, g^*2
+    # (poles <= batch * N), its complex result, its real part and the full-layout copy (333
+    # components), and the chunk's charge/tensor sums per SOC scale with their update temporaries
+    per_batch = 16.0 * p["batch"] * 100 * n * n + n_e * (48.0 * p["batch"] * n + (40.0 + 16.0 * n_s) * 333)
     # time per (irreducible) k and SOC scale: ./run bench diffusion, NRL Ta (18 bands), whole deck:
     # ~0.7-1.0 ms (kernel ~11 eigendecompositions, H(k), the Fermi stage; numpy overhead dominates)
-    return kspace_estimate(deck, n_ranks, template_bytes=8.0 * n_s * (n_e * 64 + 100000),
+    # results: charge (9) and tensor (324) per energy and SOC scale, float64
+    return kspace_estimate(deck, n_ranks, template_bytes=8.0 * n_s * (n_e * 333 + 100000),
                            extra_bytes=per_batch, extra_key="diffusion.energies",
                            per_k_eigh=12.0 * n_s, per_k_overhead=0.8e-3 * n_s)
