@@ -215,7 +215,8 @@ def _block_residues(E, U, dH, opsJ, ratio, gamma, b):
     Ar = np.ascontiguousarray(Aop.transpose(0, 2, 1, 3)).reshape(nk, 6 * N, N)       # [k, (x, o), p]
     vr = np.ascontiguousarray(v.transpose(0, 2, 1, 3)).reshape(nk, N, 3 * N)         # [k, p, (j, n)]
     AV = (Ar @ vr).reshape(nk, N, 18, N)
-    Jx = np.add(AV, np.conj(AV.transpose(0, 3, 2, 1)))                  # [k, x, c, n]
+    Jx = np.conjugate(AV.transpose(0, 3, 2, 1), order="C")              # (A v)^dagger, [k, x, c, n]
+    Jx += AV
     dE = E[:, :, None] - E[:, None, :]                                  # E_n - E_x
     A = 1.0 / (dE - 2j * gamma)                                         # a_nx
     blk = np.arange(N) // b
