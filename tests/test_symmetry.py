@@ -233,3 +233,24 @@ def test_diffusion_fast_vs_literal(symmetry):
     V = models[0].cell_volume
     assert rel(res["charge"][0], to_siemens_per_metre(c, 0.1, mesh.n, V)) < 1e-10
     assert rel(res["tensor"][0], to_siemens_per_metre(t, 0.1, mesh.n, V)) < 1e-10
+
+
+def test_operation_sets_that_are_not_groups_are_reduced_to_a_closed_subset():
+    """A set that lost operations (a failed check) is not used as a group: mesh_for keeps a
+    closed subset, and the irreducible weights still add up to the mesh."""
+    from types import SimpleNamespace
+    from hpcorb.symmetry import closed_subset, mesh_for
+
+    def op(R):
+        R = np.asarray(R, dtype=float)
+        return SimpleNamespace(R=R, kmat=R.T)
+
+    I, Mx, My = np.eye(3), np.diag([-1.0, 1, 1]), np.diag([1.0, -1, 1])
+    C2z = Mx @ My
+    group = [op(I), op(Mx), op(My), op(C2z)]
+    assert len(closed_subset(group)) == 4
+    broken = [op(I), op(Mx), op(My)]                      # Mx My = C2z missing
+    kept = closed_subset(broken)
+    assert len(kept) == 2 and any(np.allclose(o.R, I) for o in kept)
+    irr, rots = mesh_for(KMesh((6, 6, 1)), broken)
+    assert len(rots) == 2 and irr.weights().sum() == 36

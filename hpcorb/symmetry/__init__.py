@@ -423,10 +423,34 @@ def common_symmetry(models, hk, operators=None):
     return ops, all(s.time_reversal for s in syms)
 
 
+def closed_subset(ops, tol=1e-6):
+    """The largest closed subset found greedily: ``ops`` itself when their rotations are
+    closed under products (a finite closed set is a group), otherwise the operations
+    taking part in the most missing products are dropped one at a time (never the
+    identity).  The irreducible mesh and the rebuild (1/|G|) sum_g rho(g) are exact only
+    for a group; a set that lost an operation to a failed check (rounding, a model of
+    lower symmetry) must not be used as one."""
+    ops = list(ops)
+    while len(ops) > 1:
+        R = np.array([op.R for op in ops])
+        bad = np.zeros(len(ops))
+        for a in range(len(ops)):
+            prod = R[a] @ R                                             # R_a R_b for every b
+            found = np.abs(prod[:, None] - R[None]).max(axis=(2, 3)).min(axis=1) < tol
+            bad[a] += np.sum(~found)
+            bad += ~found
+        if not bad.any():
+            break
+        bad[[i for i, op in enumerate(ops) if np.abs(op.R - np.eye(3)).max() < tol]] = -1
+        ops.pop(int(np.argmax(bad)))
+    return ops
+
+
 def mesh_for(mesh, ops, time_reversal=False):
     """(IrreducibleMesh, rotations (nG, 3, 3)) of ``mesh`` under the operations
-    ``ops`` that map it onto itself (plus k -> -k when ``time_reversal``)."""
-    ops = [op for op in ops if mesh_preserving(mesh, [op.kmat])]
+    ``ops`` that map it onto itself (plus k -> -k when ``time_reversal``); only a
+    closed set of them (:func:`closed_subset`) is used."""
+    ops = closed_subset([op for op in ops if mesh_preserving(mesh, [op.kmat])])
     kmats = [op.kmat for op in ops]
     if time_reversal:
         kmats = kmats + [-M for M in kmats if mesh_preserving(mesh, [-M])]
