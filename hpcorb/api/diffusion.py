@@ -133,13 +133,6 @@ def _linear_in_soc(models, scales, tol=1e-13):
     return a, b, ts
 
 
-def _is_group(rotations, tol=1e-9):
-    """True when the rotations (3 x 3) are closed under products (then a group)."""
-    R = np.asarray(rotations, dtype=float)
-    prods = np.einsum("aij,bjk->abik", R, R).reshape(-1, 1, 3, 3)
-    return bool(np.all(np.abs(prods - R[None]).max(axis=(2, 3)).min(axis=1) < tol))
-
-
 def _same_overlap(models):
     """True when every model is non-orthogonal with the same R vectors and overlaps
     (the SOC scales of a material): S(k)^-1/2 and its derivative are then shared."""
@@ -254,11 +247,6 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
     # the traces are not even under time reversal (G^R <-> G^A), the eigenvalues are
     if kmesh["symmetry"]:
         ops, trs = common_symmetry(models, lowdin.hk, lambda m: operators(m)[::-1])
-        if not _is_group([op.R for op in ops]):
-            # the rebuild (1/|G|) sum_g rho(g) is a projector only for a group: never trust a set that is not
-            log(f"diffusion: the {len(ops)} verified operations are not closed under products; "
-                "summing the full mesh instead")
-            ops = ops[:1]
         irr, rots = mesh_for(mesh, ops)
         # k -> -k adds nothing when the kept operations already hold -1 (inversion): same points
         kept = [op.kmat for op in ops if any(np.abs(op.R - R).max() < 1e-9 for R in rots)]
