@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import DeckError
 from ..io.results import Results
-from ..kernels.diffusion import diffusion_kernel, to_siemens_per_metre
+from ..kernels.diffusion import diffusion_kernel, support_of, to_siemens_per_metre
 from ..models import lowdin
 from ..models.build import build_model
 from ..models.orbitals import model_operators
@@ -133,6 +133,78 @@ def _linear_in_soc(models, scales, tol=1e-13):
     return a, b, ts
 
 
+def _same_overlap(models):
+    """True when every model is non-orthogonal with the same R vectors and overlaps
+    (the SOC scales of a material): S(k)^-1/2 and its derivative are then shared."""
+    m0 = models[0]
+    if m0.S is None:
+        return False
+    return all(m.S is not None and m.R.shape == m0.R.shape and np.all(m.R == m0.R)
+               and m.S.shape == m0.S.shape and np.all(m.S == m0.S) for m in models[1:])
+
+
+def _onsite_difference(m, m0):
+    """D (N, N) when H_m(k) = H_m0(k) + D for every k, else None.
+
+    True when the two models have the same R vectors and differ only at R = 0
+    between orbitals at the same position (the SOC term of a scan): the Bloch
+    phases of such entries are 1 and their k-derivative vanishes."""
+    if m.R.shape != m0.R.shape or np.any(m.R != m0.R) or m.H.shape != m0.H.shape:
+        return None
+    d = m.H - m0.H
+    changed = np.flatnonzero(np.abs(d).reshape(len(d), -1).max(axis=1) > 0)
+    r0 = np.flatnonzero(np.all(m.R == 0, axis=1))
+    if len(changed) == 0:
+        return np.zeros(d.shape[1:], dtype=complex)
+    if len(r0) != 1 or list(changed) != [r0[0]]:
+        return None
+    D = d[r0[0]]
+    same = np.all(m.positions[:, None, :] == m.positions[None, :, :], axis=-1)
+    return None if np.any(D[~same] != 0) else D
+
+
+def hamiltonians_for(models, lin=None):
+    """hk(kf) -> iterator of (H, dH/dk) per model in the orthonormal (Loewdin) basis.
+
+    lin: :func:`_linear_in_soc`'s result (H and dH/dk of every scale from two
+    models).  Non-orthogonal models with a common overlap (a SOC scan, or one
+    model) share one S(k)^-1/2 = X and its derivative per k-point, and a model that differs
+    from the first only by an on-site term (:func:`_onsite_difference`) reuses
+    its Bloch sums.  The Loewdin velocity is dX H X + (dX H X)^dagger + X dH X
+    (X, dX, H Hermitian): 11 products of N x N per k instead of 20; the same
+    quantities as :func:`hpcorb.models.lowdin.hk_dhk` to round-off."""
+    base = models if lin is None else [models[lin[0]], models[lin[1]]]
+    shared = _same_overlap(base)                    # (one non-orthogonal model: the 11-product velocity)
+    onsite = [_onsite_difference(m, base[0]) for m in base] if shared else None
+
+    def build(kf):
+        if not shared:
+            return [lowdin.hk_dhk(m, kf) for m in base]
+        S, dS = base[0].dsk(kf)
+        X, dX = lowdin.inv_sqrt_and_derivative(S, dS)
+        first = base[0].hk_dhk(kf)
+        out = []
+        for m, D in zip(base, onsite):
+            H, dH = first if D is not None else m.hk_dhk(kf)
+            if D is not None and np.any(D):
+                H = H + D
+            Y = H @ X
+            M = dX @ Y[:, None]
+            dHp = X[:, None] @ dH @ X[:, None] + M + np.conj(np.swapaxes(M, -1, -2))
+            out.append((X @ Y, dHp))
+        return out
+
+    def hk(kf):
+        pairs = build(kf)
+        if lin is None:
+            yield from pairs
+            return
+        (Ha, dHa), (Hb, dHb) = pairs
+        for t in lin[2]:
+            yield Ha + t * (Hb - Ha), dHa + t * (dHb - dHa)
+    return hk
+
+
 def operators(model):
     """(sigma, L), each (3, N, N), in the model's (orthonormalized) basis."""
     L, S = model_operators(model)
@@ -176,7 +248,10 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
     if kmesh["symmetry"]:
         ops, trs = common_symmetry(models, lowdin.hk, lambda m: operators(m)[::-1])
         irr, rots = mesh_for(mesh, ops)
-        irr_e = mesh_for(mesh, ops, trs)[0]
+        # k -> -k adds nothing when the kept operations already hold -1 (inversion): same points
+        kept = [op.kmat for op in ops if any(np.abs(op.R - R).max() < 1e-9 for R in rots)]
+        closed = all(any(np.abs(M + M2).max() < 1e-9 for M2 in kept) for M in kept)
+        irr_e = irr if (closed or not trs) else mesh_for(mesh, ops, trs)[0]
     else:
         irr, rots = full_mesh(mesh), np.eye(3)[None]
         irr_e = irr
@@ -197,17 +272,9 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
     if lin is not None:
         log(f"diffusion: H is linear in the SOC scale: H(k) and dH/dk of {nS} scales from 2 models")
 
-    def hamiltonians(kf):
-        """(H, dH) per SOC scale for the k-points kf."""
-        if lin is None:
-            for m in models:
-                yield lowdin.hk_dhk(m, kf)
-            return
-        a, b, ts = lin
-        Ha, dHa = lowdin.hk_dhk(models[a], kf)
-        Hb, dHb = lowdin.hk_dhk(models[b], kf)
-        for t in ts:
-            yield Ha + t * (Hb - Ha), dHa + t * (dHb - dHa)
+    hamiltonians = hamiltonians_for(models, lin)
+    # with symmetry only the components that the rebuild below reads are evaluated
+    support = support_of(rots) if len(rots) > 1 else None
 
     def kernel(start, stop):
         kf = irr.frac(start, stop)
@@ -217,7 +284,7 @@ def diffusion(model, *, kmesh, context, energies, gamma, soc_scales, fermi_energ
         for s, (H, dH) in enumerate(hamiltonians(kf)):
             for b in range(0, len(kf), batch):
                 c, t = diffusion_kernel(H[b:b + batch], dH[b:b + batch], sigma, L, efs[s] + energies, gamma,
-                                        weights=w[b:b + batch])
+                                        weights=w[b:b + batch], support=support)
                 ch[s] += c
                 te[s] += t
         return {"charge": ch, "tensor": te}

@@ -22,7 +22,8 @@ SCHEMA = Table("diffusion", [
         "material's own); default [model] soc_scale (builtin toys: params.soc_scale)", ge=0.0),
     Key("fermi_energy", "float", None, "absolute Fermi energy (eV); default: from the electron count, "
         "for every SOC scale", units="eV"),
-    Key("batch", "int", 32, "k-points per kernel call (memory ~ batch * 2 MB for 18 bands, 100 energies)",
+    Key("batch", "int", 4, "k-points per kernel call (4: the kernel's temporaries stay in cache; "
+        "memory ~ batch * 2 MB for 18 bands, 100 energies)",
         ge=1, le=4096, physics=False),
 ], "bulk diffusivity tensors (paper 000)")
 
@@ -73,6 +74,13 @@ def estimate(deck, n_ranks):
     n, _ = model_states(deck)
     n_e = len(np.atleast_1d(p["energies"]))
     n_s = len(p["soc_scales"] or [1])
-    per_batch = p["batch"] * (6 + 4 * n_e) * 16.0 * n * n        # Green's functions per energy
-    return kspace_estimate(deck, n_ranks, template_bytes=8.0 * n_s * (n_e * 64 + 100000),
-                           extra_bytes=per_batch, extra_key="diffusion.energies")
+    # one kernel call: ~100 N x N complex work arrays per k; per energy the energy sum's g^*, g^*2
+    # (poles <= batch * N), its complex result, its real part and the full-layout copy (333
+    # components), and the chunk's charge/tensor sums per SOC scale with their update temporaries
+    per_batch = 16.0 * p["batch"] * 100 * n * n + n_e * (48.0 * p["batch"] * n + (40.0 + 16.0 * n_s) * 333)
+    # time per (irreducible) k and SOC scale: ./run bench diffusion, NRL Ta (18 bands), whole deck:
+    # ~0.7-1.0 ms (kernel ~11 eigendecompositions, H(k), the Fermi stage; numpy overhead dominates)
+    # results: charge (9) and tensor (324) per energy and SOC scale, float64
+    return kspace_estimate(deck, n_ranks, template_bytes=8.0 * n_s * (n_e * 333 + 100000),
+                           extra_bytes=per_batch, extra_key="diffusion.energies",
+                           per_k_eigh=12.0 * n_s, per_k_overhead=0.8e-3 * n_s)

@@ -71,10 +71,13 @@ def shell_rep(R):
 def spin_rep(R):
     """SU(2) matrix (basis up, down along z) of the proper part det(R) R."""
     P = np.linalg.det(R) * np.asarray(R, dtype=float)
-    angle = np.arccos(np.clip(0.5 * (np.trace(P) - 1.0), -1.0, 1.0))
-    if angle < 1e-12:
+    # classify by the trace, not the angle: arccos is steep at +-1, so a rounding error of
+    # 1e-16 in a rotation matrix built from lattice vectors moves a pi rotation's angle by ~1e-8
+    tr = np.trace(P)
+    if tr > 3.0 - 1e-9:
         return np.eye(2, dtype=complex)
-    if abs(angle - np.pi) < 1e-9:
+    angle = np.pi if tr < -1.0 + 1e-9 else np.arccos(np.clip(0.5 * (tr - 1.0), -1.0, 1.0))
+    if angle == np.pi:
         # axis from P + 1 = 2 n n^T
         M = P + np.eye(3)
         n = M[np.argmax(np.linalg.norm(M, axis=0))]
