@@ -172,8 +172,10 @@ def _wait_for(path, proc, timeout=120):
 
 SIGS = ("SIGTERM", "SIGUSR1", "SIGINT")
 TARGETS = ("launcher", "mpiexec", "rank0", "group")
-MATRIX = [(t, s, CALCS[(i + j) % 3], (1, 3)[(i + j) % 2])
-          for i, t in enumerate(TARGETS) for j, s in enumerate(SIGS)]
+# the full product: every signal to every target on every calculation (36 cases), run on
+# 2 ranks and resumed on 1 or 3
+MATRIX = [(t, s, c, (1, 3)[(i + j + k) % 2])
+          for i, t in enumerate(TARGETS) for j, s in enumerate(SIGS) for k, c in enumerate(CALCS)]
 
 
 MATRIX_PARAMS = [pytest.param(*m, id=f"{m[0]}-{m[1]}-{m[2]}") for m in MATRIX]
@@ -184,8 +186,9 @@ def test_signal_checkpoint_exit75_and_resume(tmp_path, refs, target, sig, calc, 
     deck = write_deck(tmp_path / "d.toml", tables(calc))
     ready = tmp_path / "ready"
     # mpiexec passes SIGTERM/SIGINT on only after its grace period (launch.MPIEXEC_GRACE_S):
-    # the run must still be going then (k-space: 54 chunks on 2 ranks, each followed by this sleep)
-    slow = "0.8" if target == "mpiexec" else "0.3"
+    # the run must still be going then (k-space: 54 chunks on 2 ranks, each followed by this
+    # sleep; the sweep and the sparse solve have only a handful of points / windows)
+    slow = {"kspace": "0.8", "sweep": "3", "sparse": "4"}[calc] if target == "mpiexec" else "0.3"
     env = _env({"HPCORB_FAULT_SLOW": slow, "HPCORB_FAULT_READY": str(ready)})
     proc = subprocess.Popen([sys.executable, "-P", "-m", "hpcorb.launch", deck, "-n", "2"], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
