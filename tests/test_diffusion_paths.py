@@ -17,6 +17,7 @@ from hpcorb.models import lowdin
 from hpcorb.models.build import build_model
 from hpcorb.models.orbitals import PAULI
 from hpcorb.symmetry import rebuild
+from test_speed_diffusion import kramers_model  # H, dH with exact Kramers pairs
 
 rng = np.random.default_rng(2024)
 PAU = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
@@ -29,21 +30,6 @@ def rel(a, b):
 def herm(n, *shape):
     X = rng.normal(size=shape + (n, n)) + 1j * rng.normal(size=shape + (n, n))
     return X + np.conj(np.swapaxes(X, -1, -2))
-
-
-def kramers_model(n, nk):
-    """H, dH with an antiunitary symmetry squaring to -1 (every level exactly two-fold)."""
-    def one():
-        a = rng.normal(size=(n, n))
-        M = np.kron(a + a.T, np.eye(2)).astype(complex)
-        for s in PAU:
-            b = rng.normal(size=(n, n)) * 0.4
-            M += 1j * np.kron(b - b.T, s)
-        return M
-    H = np.array([one() for _ in range(nk)])
-    dH = np.array([[one() for _ in range(3)] for _ in range(nk)])
-    ops = np.array([one() for _ in range(6)])
-    return H, dH, ops[:3], ops[3:]
 
 
 def general_only(monkeypatch):
