@@ -35,6 +35,7 @@ from .context import RunContext
 from .errors import (EXIT_CHECKPOINTED, EXIT_FAILED, EXIT_INPUT, CheckpointStop, InputError,
                      SystemFault, os_reason)
 from .public import load
+from .result import open_h5
 from .registry import get_adapter
 from .version import __version__
 from .config import check_resources, checkpoint_path, keys_markdown, load_deck, require_writable_output
@@ -631,13 +632,7 @@ def _after_run(out, deck, module, log):
 
 # --------------------------------------------------------------------------
 def _open_results(path):
-    import h5py
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
-    try:
-        h5 = h5py.File(path, "r")
-    except Exception as e:
-        raise InputError(f"{path}: not a readable HDF5 file ({e})") from None
+    h5 = open_h5(path)
     if "calculation" not in h5.attrs:
         h5.close()
         raise InputError(f"{path}: not an hpcorb results file (no 'calculation' attribute)")

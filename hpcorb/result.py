@@ -173,16 +173,20 @@ class Result:
         return cls(res, report=report, provenance=prov)
 
 
-def read(path: str, report=None) -> Result:
-    """Read a results file into a Result (InputError if it is not one)."""
+def open_h5(path: str):
+    """An open, read-only h5py.File of ``path`` (InputError, one line, if it is none)."""
     import h5py                 # h5py (and with it MPI) only when a file is read
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     try:
-        h5 = h5py.File(path, "r")
+        return h5py.File(path, "r")
     except Exception as e:
         raise InputError(f"{path}: not a readable HDF5 file ({e})") from None
-    with h5:
+
+
+def read(path: str, report=None) -> Result:
+    """Read a results file into a Result (InputError if it is not one)."""
+    with open_h5(path) as h5:
         return Result.from_h5(h5, report=report)
 
 
